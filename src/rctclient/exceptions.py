@@ -1,0 +1,98 @@
+"""Exceptions of rctclient.
+
+Every exception raised by the package is an :class:`RctClientException`. Each class says whose
+fault it is: *the device's* (bytes that came from the network or a file) or *the caller's* (a value
+or argument that the program passed in).
+"""
+
+from __future__ import annotations
+
+import struct
+
+__all__ = [
+    "FrameCRCMismatch",
+    "FrameEncodeError",
+    "FrameError",
+    "FrameLengthExceeded",
+    "InvalidCommand",
+    "PayloadDecodeError",
+    "RctClientException",
+    "ReceiveFrameError",
+    "ValueEncodeError",
+]
+
+
+class RctClientException(Exception):
+    """Base class of every exception raised by rctclient."""
+
+
+class FrameError(RctClientException):
+    """Something is wrong with a frame."""
+
+
+class ReceiveFrameError(FrameError):
+    """A received frame could not be decoded (the sender's fault).
+
+    ``consumed_bytes`` is how many bytes of the input the decoder used up, so that the caller can
+    slice them off and go on with the rest.
+    """
+
+    def __init__(self, message: str, consumed_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.consumed_bytes = consumed_bytes
+
+
+class FrameCRCMismatch(ReceiveFrameError):
+    """The checksum in the frame does not match the checksum of its content (the sender's fault)."""
+
+    def __init__(self, message: str, received_crc: int, calculated_crc: int, consumed_bytes: int = 0) -> None:
+        super().__init__(message, consumed_bytes)
+        self.received_crc = received_crc
+        self.calculated_crc = calculated_crc
+
+
+class InvalidCommand(ReceiveFrameError):
+    """The command byte is not a known command, or one this decoder cannot decode (the sender's fault)."""
+
+    def __init__(self, message: str, command: int, consumed_bytes: int = 0) -> None:
+        super().__init__(message, consumed_bytes)
+        self.command = command
+
+
+class FrameLengthExceeded(ReceiveFrameError):
+    """The frame's length field is impossible for its command or object (the sender's fault)."""
+
+
+class FrameEncodeError(FrameError, ValueError):
+    """A frame cannot be built from the given arguments (the caller's fault).
+
+    For example a command that does not agree with the frame type, an object ID or address that does
+    not fit 32 bits, or a payload too long for the command's length field.
+    """
+
+
+class PayloadDecodeError(RctClientException, struct.error, ValueError):
+    """A payload does not fit its data type (the sender's fault).
+
+    Devices send payloads cut short with a checksum that still matches, so this happens in normal
+    operation: retry the request. It is a :class:`struct.error` (the documented contract of
+    :func:`rctclient.utils.decode_value`) and a :class:`ValueError` as well.
+    """
+
+    def __init__(self, message: str, data_type: int, data: bytes) -> None:
+        super().__init__(message)
+        self.data_type = data_type
+        self.data = bytes(data)
+
+
+class ValueEncodeError(RctClientException, struct.error, ValueError):
+    """A value cannot be encoded with the data type (the caller's fault): out of range or of the wrong kind.
+
+    It is a :class:`struct.error` (the documented contract of :func:`rctclient.utils.encode_value`)
+    and a :class:`ValueError` as well.
+    """
+
+    def __init__(self, message: str, data_type: int, value: object) -> None:
+        super().__init__(message)
+        self.data_type = data_type
+        self.value = value
