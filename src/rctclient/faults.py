@@ -25,6 +25,7 @@ __all__ = [
     "FAULTS",
     "FAULT_OIDS",
     "Fault",
+    "FaultWords",
     "FaultWordsError",
     "active_faults",
     "fault_words",
@@ -35,6 +36,10 @@ BITS_PER_WORD = 32
 
 #: The names of the four fault words, in bit order (word ``N`` holds bits ``32 * N`` to ``32 * N + 31``).
 FAULT_OIDS: tuple[str, str, str, str] = ("fault[0].flt", "fault[1].flt", "fault[2].flt", "fault[3].flt")
+
+#: What :func:`active_faults` accepts: the four words in order, or a mapping from the word names
+#: (or indexes) to the words. (Mapping keys are invariant, hence the three mapping types.)
+FaultWords = Sequence[int] | Mapping[str, int] | Mapping[int, int] | Mapping[str | int, int]
 
 _WORD_COUNT = len(FAULT_OIDS)
 _BIT_COUNT = _WORD_COUNT * BITS_PER_WORD
@@ -96,7 +101,7 @@ def _word_index(key: object) -> int:
     raise FaultWordsError(f"fault word key {key!r} is not a fault OID name or an index 0..{_WORD_COUNT - 1}")
 
 
-def _check_words(words: Sequence[int] | Mapping[str | int, int]) -> list[int]:
+def _check_words(words: FaultWords) -> list[int]:
     """The four words in order, validated."""
     if isinstance(words, Mapping):
         ordered: list[int | None] = [None] * _WORD_COUNT
@@ -128,7 +133,7 @@ def _check_words(words: Sequence[int] | Mapping[str | int, int]) -> list[int]:
     return result
 
 
-def active_faults(words: Sequence[int] | Mapping[str | int, int]) -> list[Fault]:
+def active_faults(words: FaultWords) -> list[Fault]:
     """The faults whose bits are set in the four fault words, sorted by bit.
 
     ``words`` is the values of ``fault[0].flt`` .. ``fault[3].flt`` (UINT32 each), either as a

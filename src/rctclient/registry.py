@@ -153,11 +153,7 @@ class Registry:
     __slots__ = ("_by_id", "_by_name", "_name_max_length", "_objects", "_sorted_names", "_source")
 
     def __init__(self, objects: Iterable[ObjectInfo]) -> None:
-        items = sorted(objects, key=_object_id_key)
-        by_id: dict[int, ObjectInfo | str] = {obj.object_id: obj for obj in items}
-        by_name = {obj.name: obj.object_id for obj in items}
-        if len(by_id) != len(items) or len(by_name) != len(items):
-            _raise_duplicates(items)
+        items = list(objects)
         for obj in items:
             if not isinstance(obj, ObjectInfo):
                 raise RegistryError(f"not an ObjectInfo: {obj!r}")
@@ -166,6 +162,11 @@ class Registry:
                 raise RegistryError(f"object ID {_format_id(object_id)} of {obj.name!r} does not fit 32 bits")
             if obj.enum_map is None and obj.is_enum:
                 raise RegistryError(f"{obj.name!r} has an ENUM data type but no enum map")
+        items.sort(key=_object_id_key)
+        by_id: dict[int, ObjectInfo | str] = {obj.object_id: obj for obj in items}
+        by_name = {obj.name: obj.object_id for obj in items}
+        if len(by_id) != len(items) or len(by_name) != len(items):
+            _raise_duplicates(items)
         self._by_id = by_id
         self._by_name = by_name
         self._objects: tuple[ObjectInfo, ...] | None = tuple(items)
