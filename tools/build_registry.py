@@ -150,8 +150,17 @@ def read_oids(path: Path) -> list[OidRow]:
     rows: list[OidRow] = []
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = {"object_id", "index", "group", "name", "request_type", "response_type", "unit",
-                   "description", "enum_values"} - set(reader.fieldnames or ())
+        missing = {
+            "object_id",
+            "index",
+            "group",
+            "name",
+            "request_type",
+            "response_type",
+            "unit",
+            "description",
+            "enum_values",
+        } - set(reader.fieldnames or ())
         if missing:
             raise BuildError(f"{path}: missing columns {sorted(missing)}")
         for record in reader:

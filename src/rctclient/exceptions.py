@@ -63,11 +63,12 @@ class FrameLengthExceeded(ReceiveFrameError):
     """The frame's length field is impossible for its command or object (the sender's fault)."""
 
 
-class FrameEncodeError(FrameError, ValueError):
+class FrameEncodeError(FrameError, struct.error, ValueError):
     """A frame cannot be built from the given arguments (the caller's fault).
 
     For example a command that does not agree with the frame type, an object ID or address that does
-    not fit 32 bits, or a payload too long for the command's length field.
+    not fit 32 bits, or a payload too long for the command's length field. It is a
+    :class:`struct.error` (what the original implementation raised) and a :class:`ValueError`.
     """
 
 

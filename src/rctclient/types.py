@@ -60,11 +60,11 @@ class Command(IntEnum):
     @staticmethod
     def is_plant(command: int) -> bool:
         """True for the PLANT_ commands, which carry an address."""
-        return command != Command._NONE and command != Command.EXTENSION and bool(command & _PLANT_BIT)
+        return command not in (Command._NONE, Command.EXTENSION) and bool(command & _PLANT_BIT)
 
     @staticmethod
     def is_long(command: int) -> bool:
-        """True for the commands with a 2-byte length field (LONG_WRITE, LONG_RESPONSE and their PLANT_ forms)."""
+        """True for the commands with a 2-byte length field: LONG_WRITE, LONG_RESPONSE, their PLANT_ forms."""
         return command in _LONG_COMMANDS
 
     @staticmethod
@@ -109,7 +109,7 @@ class FrameType(IntEnum):
 
 
 class DataType(IntEnum):
-    """How a payload is encoded; selects the codec in :func:`rctclient.utils.encode_value`/``decode_value``."""
+    """How a payload is encoded: selects the codec of ``encode_value`` and ``decode_value``."""
 
     UNKNOWN = 0
     BOOL = 1
