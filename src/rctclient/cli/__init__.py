@@ -1,0 +1,68 @@
+"""The ``rctclient`` command line tool: a thin layer over the library.
+
+Each module in :mod:`rctclient.cli.commands` contributes its commands through a module-level
+``COMMANDS`` list; this module collects them into one click group. Commands import what they need
+(asyncio, the clients, a capture library) inside their functions, so that ``rctclient --help``
+stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+
+import click
+
+from .. import __version__
+from . import commands as _commands_pkg
+from ._common import EXIT_INTERRUPTED
+
+__all__ = ["cli", "main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="rctclient")
+@click.option(
+    "-d", "--debug", is_flag=True, help="Log debug messages to stderr (stdout stays clean for scripts)."
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Talk to RCT Power inverters over their Serial Communication Protocol (TCP port 8899).
+
+    \b
+    Examples:
+      rctclient registry search soc
+      rctclient decode 002b0508959930bf3f590f868810
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _load_commands() -> None:
+    for module_info in sorted(pkgutil.iter_modules(_commands_pkg.__path__), key=lambda m: m.name):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{_commands_pkg.__name__}.{module_info.name}")
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Entry point of the ``rctclient`` script."""
+    try:
+        cli.main(prog_name="rctclient")
+    except KeyboardInterrupt:  # pragma: no cover - click normally turns this into Abort
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,1 @@
+"""Command modules of the CLI: each one exports ``COMMANDS``, a list of click commands."""
