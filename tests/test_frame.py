@@ -525,9 +525,7 @@ def build(args: tuple[Command, int, int, bytes]) -> tuple[bytes, tuple[int, int,
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(frame_args, min_size=1, max_size=8), st.data())
-def test_round_trip_with_any_chunking(
-    args: list[tuple[Command, int, int, bytes]], data: st.DataObject
-) -> None:
+def test_round_trip_with_any_chunking(args: list[tuple[Command, int, int, bytes]], data: st.DataObject) -> None:
     built = [build(a) for a in args]
     stream = b"".join(b for b, _ in built)
     sizes = data.draw(st.lists(st.integers(1, 64), max_size=200))

@@ -25,9 +25,7 @@ NAMES = [obj.name for obj in ALL]
 FAULT_WORDS = ["fault[0].flt", "fault[1].flt", "fault[2].flt", "fault[3].flt"]
 
 
-def make(
-    object_id: int = 1, name: str = "a.b", data_type: DataType = DataType.FLOAT, **kwargs: object
-) -> ObjectInfo:
+def make(object_id: int = 1, name: str = "a.b", data_type: DataType = DataType.FLOAT, **kwargs: object) -> ObjectInfo:
     fields: dict[str, object] = {
         "object_id": object_id,
         "index": 0,

@@ -177,9 +177,7 @@ def test_bool_any_nonzero_is_true(byte: int) -> None:
     assert decode_value(DataType.BOOL, bytes([byte])) is True
 
 
-@pytest.mark.parametrize(
-    ("value", "payload"), [(True, b"\x01"), (False, b"\x00"), (5, b"\x01"), (0, b"\x00")]
-)
+@pytest.mark.parametrize(("value", "payload"), [(True, b"\x01"), (False, b"\x00"), (5, b"\x01"), (0, b"\x00")])
 def test_bool_encodes_truthiness(value: object, payload: bytes) -> None:
     assert encode_value(DataType.BOOL, value) == payload
 
@@ -617,9 +615,9 @@ def test_event_table_encode_rejects(value: object) -> None:
 event_tables = st.builds(
     EventTable,
     request_timestamp=stamps,
-    entries=st.lists(
-        st.builds(EventEntry, st.integers(0, 255), stamps, uint32s, uint32s, uint32s), max_size=20
-    ).map(tuple),
+    entries=st.lists(st.builds(EventEntry, st.integers(0, 255), stamps, uint32s, uint32s, uint32s), max_size=20).map(
+        tuple
+    ),
 )
 
 
@@ -709,9 +707,7 @@ def test_battery_encode_rejects() -> None:
             encode_any(data_type, value)
 
 
-cell_statuses = st.builds(
-    BatteryModuleCellStatus, st.integers(0, 255), st.integers(0, 0xFFFF), st.integers(0, 255)
-)
+cell_statuses = st.builds(BatteryModuleCellStatus, st.integers(0, 255), st.integers(0, 0xFFFF), st.integers(0, 255))
 history_entries = st.builds(
     BatteryModuleHistoryEntry, uint32s, st.none() | st.integers(1, 0xFFFF_FFFF).map(utc), floats32
 )
@@ -741,10 +737,7 @@ def test_battery_statistics_round_trip(
 @given(st.lists(st.integers(0, 0xFFFF), min_size=24, max_size=24))
 def test_battery_resistance_round_trip(raws: list[int]) -> None:
     resistance = BatteryModuleResistance(
-        cells={
-            i: BatteryModuleCellResistance(raw_value=raw, resistance_mohm=raw / 256)
-            for i, raw in enumerate(raws)
-        }
+        cells={i: BatteryModuleCellResistance(raw_value=raw, resistance_mohm=raw / 256) for i, raw in enumerate(raws)}
     )
     payload = encode_value(DataType.BATTERY_MODULE_RESISTANCE, resistance)
     assert len(payload) == 96

@@ -126,9 +126,7 @@ def describe_event(event: Event, registry: Registry = REGISTRY) -> EventDescript
         kind = "frame"
         if isinstance(event, CRCMismatch):
             kind = "crc-mismatch"
-            flags.append(
-                f"crc mismatch (received 0x{event.received_crc:04X}, calculated 0x{event.calculated_crc:04X})"
-            )
+            flags.append(f"crc mismatch (received 0x{event.received_crc:04X}, calculated 0x{event.calculated_crc:04X})")
         address = event.address if Command.is_plant(event.command) else None
         info = registry.get_by_id(event.id) if event.id in registry else None
         value: Any = None

@@ -183,9 +183,7 @@ class SendFrame:
         self._payload = b"" if Command.is_read(self._command) else bytes(payload)
 
     def __repr__(self) -> str:
-        return (
-            f"<SendFrame(command={int(self._command)}, id=0x{self._id:X}, payload=0x{self._payload.hex()})>"
-        )
+        return f"<SendFrame(command={int(self._command)}, id=0x{self._id:X}, payload=0x{self._payload.hex()})>"
 
     @property
     def data(self) -> bytes:
@@ -412,10 +410,7 @@ class Frame(NamedTuple):
 
     def __repr__(self) -> str:
         addr = f", address=0x{self.address:X}" if Command.is_plant(self.command) else ""
-        return (
-            f"<Frame({self.command.name}{addr}, id=0x{self.id:08X}, data={self.data.hex()}, "
-            f"offset={self.offset})>"
-        )
+        return f"<Frame({self.command.name}{addr}, id=0x{self.id:08X}, data={self.data.hex()}, offset={self.offset})>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,10 +711,7 @@ class FrameDecoder:
                             if (n - j) & 1:  # even number of bytes from command to payload
                                 ok = crc_hqx(buf[j + 1 : e], 0xFFFF) == 0
                             else:
-                                ok = (
-                                    crc_hqx(b"\x00", crc_hqx(buf[j + 1 : n], 0xFFFF))
-                                    == (buf[n] << 8) | buf[n + 1]
-                                )
+                                ok = crc_hqx(b"\x00", crc_hqx(buf[j + 1 : n], 0xFFFF)) == (buf[n] << 8) | buf[n + 1]
                             if ok:
                                 frames += 1
                                 if info[3]:

@@ -129,9 +129,7 @@ class ObjectInfo:
             return self.enum_map[value]
         except KeyError:
             known = ", ".join(f"{key}={label!r}" for key, label in sorted(self.enum_map.items()))
-            raise RegistryKeyError(
-                f"no label for value {value!r} of {self.name} (known: {known or 'none'})"
-            ) from None
+            raise RegistryKeyError(f"no label for value {value!r} of {self.name} (known: {known or 'none'})") from None
 
 
 def _format_id(object_id: object) -> str:
@@ -331,8 +329,7 @@ class Registry:
         return [
             obj
             for obj in self._all()
-            if needle in obj.name.casefold()
-            or (obj.description is not None and needle in obj.description.casefold())
+            if needle in obj.name.casefold() or (obj.description is not None and needle in obj.description.casefold())
         ]
 
     def glob(self, pattern: str) -> list[ObjectInfo]:

@@ -86,9 +86,7 @@ class Command(IntEnum):
 _LONG_COMMANDS = frozenset(
     {Command.LONG_WRITE, Command.LONG_RESPONSE, Command.PLANT_LONG_WRITE, Command.PLANT_LONG_RESPONSE}
 )
-_WRITE_COMMANDS = frozenset(
-    {Command.WRITE, Command.LONG_WRITE, Command.PLANT_WRITE, Command.PLANT_LONG_WRITE}
-)
+_WRITE_COMMANDS = frozenset({Command.WRITE, Command.LONG_WRITE, Command.PLANT_WRITE, Command.PLANT_LONG_WRITE})
 _RESPONSE_COMMANDS = frozenset(
     {Command.RESPONSE, Command.LONG_RESPONSE, Command.PLANT_RESPONSE, Command.PLANT_LONG_RESPONSE}
 )

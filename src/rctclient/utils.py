@@ -477,9 +477,7 @@ def decode_value(data_type: Literal[DataType.STRING], data: Buffer) -> str: ...
 @overload
 def decode_value(data_type: Literal[DataType.UNKNOWN], data: Buffer) -> bytes: ...
 @overload
-def decode_value(
-    data_type: Literal[DataType.TIMESERIES], data: Buffer
-) -> tuple[datetime, dict[datetime, float]]: ...
+def decode_value(data_type: Literal[DataType.TIMESERIES], data: Buffer) -> tuple[datetime, dict[datetime, float]]: ...
 @overload
 def decode_value(
     data_type: Literal[DataType.EVENT_TABLE], data: Buffer
@@ -487,13 +485,9 @@ def decode_value(
 @overload
 def decode_value(data_type: Literal[DataType.BATTERY_MODULE_STATUS], data: Buffer) -> BatteryModuleStatus: ...
 @overload
-def decode_value(
-    data_type: Literal[DataType.BATTERY_MODULE_STATISTICS], data: Buffer
-) -> BatteryModuleStatistics: ...
+def decode_value(data_type: Literal[DataType.BATTERY_MODULE_STATISTICS], data: Buffer) -> BatteryModuleStatistics: ...
 @overload
-def decode_value(
-    data_type: Literal[DataType.BATTERY_MODULE_RESISTANCE], data: Buffer
-) -> BatteryModuleResistance: ...
+def decode_value(data_type: Literal[DataType.BATTERY_MODULE_RESISTANCE], data: Buffer) -> BatteryModuleResistance: ...
 @overload
 def decode_value(data_type: DataType, data: Buffer) -> DecodedValue: ...
 
@@ -596,9 +590,7 @@ def _encode_event_table(value: object) -> bytes:
         header = value[0]
         entries = list(value[1].values())
     else:
-        raise _encode_error(
-            data_type, value, "expected an EventTable or (timestamp, {timestamp: EventEntry})"
-        )
+        raise _encode_error(data_type, value, "expected an EventTable or (timestamp, {timestamp: EventEntry})")
     parts = [_pack(_U32, data_type, value, _to_unix(header, data_type, value))]
     for entry in entries:
         if not isinstance(entry, EventEntry):
@@ -622,9 +614,7 @@ def _cells(data_type: DataType, value: object, cells: Mapping[int, object]) -> l
     try:
         return [cells[cell] for cell in range(_CELLS)]
     except KeyError as exc:
-        raise _encode_error(
-            data_type, value, f"cell {exc.args[0]} is missing (cells 0..23 are needed)"
-        ) from None
+        raise _encode_error(data_type, value, f"cell {exc.args[0]} is missing (cells 0..23 are needed)") from None
 
 
 def _encode_battery_status(value: object) -> bytes:
@@ -665,9 +655,7 @@ def _encode_battery_resistance(value: object) -> bytes:
 
 
 #: Data type -> encoder. The native types map straight to ``Struct.pack``.
-_PACK: dict[DataType, Callable[[object], bytes]] = {
-    data_type: st.pack for data_type, st in _NATIVE_STRUCTS.items()
-}
+_PACK: dict[DataType, Callable[[object], bytes]] = {data_type: st.pack for data_type, st in _NATIVE_STRUCTS.items()}
 _PACK.update(
     {
         DataType.UNKNOWN: _encode_unknown,
@@ -698,13 +686,9 @@ def encode_value(data_type: Literal[DataType.EVENT_TABLE], value: EventTable | _
 @overload
 def encode_value(data_type: Literal[DataType.BATTERY_MODULE_STATUS], value: BatteryModuleStatus) -> bytes: ...
 @overload
-def encode_value(
-    data_type: Literal[DataType.BATTERY_MODULE_STATISTICS], value: BatteryModuleStatistics
-) -> bytes: ...
+def encode_value(data_type: Literal[DataType.BATTERY_MODULE_STATISTICS], value: BatteryModuleStatistics) -> bytes: ...
 @overload
-def encode_value(
-    data_type: Literal[DataType.BATTERY_MODULE_RESISTANCE], value: BatteryModuleResistance
-) -> bytes: ...
+def encode_value(data_type: Literal[DataType.BATTERY_MODULE_RESISTANCE], value: BatteryModuleResistance) -> bytes: ...
 @overload
 def encode_value(data_type: DataType, value: EncodableValue) -> bytes: ...
 

@@ -26,9 +26,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="rctclient")
-@click.option(
-    "-d", "--debug", is_flag=True, help="Log debug messages to stderr (stdout stays clean for scripts)."
-)
+@click.option("-d", "--debug", is_flag=True, help="Log debug messages to stderr (stdout stays clean for scripts).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Talk to RCT Power inverters over their Serial Communication Protocol (TCP port 8899).
