@@ -134,6 +134,11 @@ class DataType(IntEnum):
     #: Per-cell internal resistance of one battery module (24 cells).
     BATTERY_MODULE_RESISTANCE = 24
 
+    def __str__(self) -> str:
+        # ``print(info.response_data_type)`` shows ``DataType.FLOAT``, as documented (Python 3.11
+        # would otherwise print the bare number for an IntEnum).
+        return f"DataType.{self.name}"
+
 
 class ObjectGroup(IntEnum):
     """The group an OID belongs to (the part of its name before the first dot). Not used on the wire."""
