@@ -13,11 +13,11 @@ bits::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ._data import read_package_data, unescape
 from .exceptions import RctClientException
 
 __all__ = [
@@ -173,41 +173,6 @@ _DATA_FILE = "faults.tsv"
 _COLUMNS = ["bit", "oid_name", "description"]
 
 
-def _read_package_data(filename: str) -> str:
-    """The text of ``rctclient/data/<filename>``, read through the module's loader.
-
-    Same approach as in :mod:`rctclient.registry`: ``loader.get_data`` works for files and zip
-    archives without importing :mod:`importlib.resources`, which is slow to import; that module is
-    the fallback for other loaders.
-    """
-    loader = __spec__.loader if __spec__ is not None else None
-    get_data = getattr(loader, "get_data", None)
-    if get_data is not None:
-        try:
-            data: bytes = get_data(os.path.join(os.path.dirname(__file__), "data", filename))
-            return data.decode("utf-8")
-        except OSError:
-            pass
-    from importlib.resources import files  # noqa: PLC0415 - slow import, only for unusual loaders
-
-    return files(__package__ or "rctclient").joinpath("data", filename).read_text(encoding="utf-8")
-
-
-def _unescape(field: str) -> str:
-    """Undo the backslash escapes of the data format (see ``tools/build_registry.py``)."""
-    if "\\" not in field:
-        return field
-    out: list[str] = []
-    chars = iter(field)
-    for char in chars:
-        if char == "\\":
-            escaped = next(chars, "")
-            out.append({"t": "\t", "n": "\n", "r": "\r"}.get(escaped, escaped))
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def parse_faults_tsv(text: str, source: str = _DATA_FILE) -> dict[int, Fault]:
     """Parse the fault data format into the known faults by bit (in bit order)."""
     result: dict[int, Fault] = {}
@@ -226,7 +191,7 @@ def parse_faults_tsv(text: str, source: str = _DATA_FILE) -> dict[int, Fault]:
         raw_bit, oid_name, description = fields
         try:
             bit = int(raw_bit)
-            fault = Fault.for_bit(bit, _unescape(description))
+            fault = Fault.for_bit(bit, unescape(description))
         except (ValueError, FaultWordsError):
             raise RctClientException(f"{source}:{number}: bad fault bit {raw_bit!r}") from None
         if fault.oid_name != oid_name:
@@ -241,4 +206,4 @@ def parse_faults_tsv(text: str, source: str = _DATA_FILE) -> dict[int, Fault]:
 
 
 #: The fault bits of known meaning, by bit number (0..127), in bit order.
-FAULTS: Mapping[int, Fault] = MappingProxyType(parse_faults_tsv(_read_package_data(_DATA_FILE)))
+FAULTS: Mapping[int, Fault] = MappingProxyType(parse_faults_tsv(read_package_data(_DATA_FILE)))

@@ -15,12 +15,12 @@ The module does no I/O besides reading its data file once, at import.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ._data import read_package_data, unescape
 from .exceptions import RctClientException
 from .types import DataType, ObjectGroup
 
@@ -207,7 +207,7 @@ class Registry:
                 raise RegistryError(f"{source}: bad object ID in row {line!r}") from None
             name = fields[3]
             by_id[object_id] = line
-            by_name[_unescape(name) if "\\" in name else name] = object_id
+            by_name[unescape(name) if "\\" in name else name] = object_id
             rows += 1
         if len(by_id) != rows or len(by_name) != rows:
             _raise_duplicates([_parse_row(row, source) for row in lines[number:] if row and row[0] != "#"])
@@ -421,38 +421,6 @@ _DATA_TYPES = DataType.__members__
 _UNESCAPED = {"t": "\t", "n": "\n", "r": "\r"}
 
 
-def _unescape(field: str) -> str:
-    """Undo the backslash escapes of the data format."""
-    if "\\" not in field:
-        return field
-    return re.sub(r"\\(.)", _unescape_match, field, flags=re.DOTALL)
-
-
-def _unescape_match(match: re.Match[str]) -> str:
-    char = match.group(1)
-    return _UNESCAPED.get(char, char)
-
-
-def _read_package_data(filename: str) -> str:
-    """The text of ``rctclient/data/<filename>``.
-
-    Uses the module's loader directly (``get_data``, what :mod:`importlib.resources` does under the
-    hood for files and zip archives) because importing :mod:`importlib.resources` costs more than
-    loading the whole registry; falls back to :mod:`importlib.resources` for other loaders.
-    """
-    loader = __spec__.loader if __spec__ is not None else None
-    get_data = getattr(loader, "get_data", None)
-    if get_data is not None:
-        try:
-            data: bytes = get_data(os.path.join(os.path.dirname(__file__), "data", filename))
-            return data.decode("utf-8")
-        except OSError:
-            pass
-    from importlib.resources import files  # noqa: PLC0415 - slow import, only for unusual loaders
-
-    return files(__package__ or "rctclient").joinpath("data", filename).read_text(encoding="utf-8")
-
-
 def _split_unescaped(field: str, separator: str) -> list[str]:
     """Split ``field`` at each ``separator`` that is not escaped with a backslash (escapes are kept)."""
     parts: list[str] = []
@@ -480,7 +448,7 @@ def _parse_enum(field: str) -> Mapping[int, str]:
             value, sep, label = pair.partition("=")
             if not sep:
                 raise ValueError(f"bad enum entry {pair!r}")
-            result[int(value)] = _unescape(label)
+            result[int(value)] = unescape(label)
     return MappingProxyType(result)
 
 
@@ -494,7 +462,7 @@ def _parse_row(line: str, source: str) -> ObjectInfo:
         raise RegistryError(f"{source}: {count} fields, expected {_COLUMN_COUNT}: {line!r}")
     object_id, index, group, name, request_type, response_type, unit, description, enum = fields
     if "\\" in line:
-        name, unit, description = _unescape(name), _unescape(unit), _unescape(description)
+        name, unit, description = unescape(name), unescape(unit), unescape(description)
     try:
         request = _DATA_TYPES[request_type]
         response = _DATA_TYPES[response_type]
@@ -521,4 +489,4 @@ def _parse_row(line: str, source: str) -> ObjectInfo:
 
 
 #: Every OID known to the package.
-REGISTRY = Registry.from_tsv(_read_package_data(_DATA_FILE), _DATA_FILE)
+REGISTRY = Registry.from_tsv(read_package_data(_DATA_FILE), _DATA_FILE)
