@@ -418,7 +418,6 @@ _COLUMNS = [
 _COLUMN_COUNT = len(_COLUMNS)
 _GROUPS = ObjectGroup.__members__
 _DATA_TYPES = DataType.__members__
-_UNESCAPED = {"t": "\t", "n": "\n", "r": "\r"}
 
 
 def _split_unescaped(field: str, separator: str) -> list[str]:
