@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 __all__ = [
+    "FaultWordsError",
     "FrameCRCMismatch",
     "FrameEncodeError",
     "FrameError",
@@ -18,6 +19,8 @@ __all__ = [
     "PayloadDecodeError",
     "RctClientException",
     "ReceiveFrameError",
+    "RegistryError",
+    "RegistryKeyError",
     "ValueEncodeError",
 ]
 
@@ -97,3 +100,22 @@ class ValueEncodeError(RctClientException, struct.error, ValueError):
         super().__init__(message)
         self.data_type = data_type
         self.value = value
+
+
+class RegistryError(RctClientException, ValueError):
+    """Invalid registry content (the data's fault: duplicate IDs or names, IDs out of range) or a wrong kind of OID."""
+
+
+class RegistryKeyError(RctClientException, KeyError):
+    """An object ID, name, group or enum value that is not known.
+
+    It is a :class:`KeyError`, so ``except KeyError`` keeps working; unlike a plain ``KeyError`` its
+    message is printed as is (without quotes).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class FaultWordsError(RctClientException, ValueError):
+    """The fault words passed in are not four integers in 0..2**32-1 (the caller's fault)."""

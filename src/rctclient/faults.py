@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ._data import read_package_data, unescape
-from .exceptions import RctClientException
+from .exceptions import FaultWordsError, RctClientException
 
 __all__ = [
     "BITS_PER_WORD",
@@ -44,10 +44,6 @@ FaultWords = Sequence[int] | Mapping[str, int] | Mapping[int, int] | Mapping[str
 _WORD_COUNT = len(FAULT_OIDS)
 _BIT_COUNT = _WORD_COUNT * BITS_PER_WORD
 _WORD_MAX = 0xFFFFFFFF
-
-
-class FaultWordsError(RctClientException, ValueError):
-    """The fault words passed in are not four integers in 0..2**32-1 (the caller's fault)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)

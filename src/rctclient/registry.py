@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ._data import read_package_data, unescape
-from .exceptions import RctClientException
+from .exceptions import RegistryError, RegistryKeyError
 from .types import DataType, ObjectGroup
 
 __all__ = [
@@ -34,21 +34,6 @@ __all__ = [
 
 _ENUM = DataType.ENUM
 _MAX_ID = 0xFFFFFFFF
-
-
-class RegistryError(RctClientException, ValueError):
-    """Invalid registry content (duplicate IDs or names, IDs out of range, ...) or a wrong kind of object."""
-
-
-class RegistryKeyError(RctClientException, KeyError):
-    """An object ID, name, group or enum value that is not known.
-
-    It is a :class:`KeyError`, so ``except KeyError`` keeps working; unlike a plain ``KeyError`` its
-    message is printed as is (without quotes).
-    """
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
 @dataclass(frozen=True, slots=True)
