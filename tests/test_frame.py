@@ -262,6 +262,17 @@ def test_receiveframe_plant_frame() -> None:
     assert frame.frame_length == 1 + 1 + 1 + 4 + 4 + 4 + 2
 
 
+def test_receiveframe_copies_only_one_frame_of_a_large_buffer() -> None:
+    big = make_frame(Command.LONG_RESPONSE, SOC, bytes(range(256)) * 100)
+    stream = memoryview(b"\x00" * 10_000 + READ_SOC + big + READ_SOC * 1000)
+    first = ReceiveFrame()
+    n = first.consume(stream)
+    assert n == 10_000 + len(READ_SOC) and first.id == SOC
+    second = ReceiveFrame()
+    assert second.consume(stream[n:]) == len(big) and second.data == bytes(range(256)) * 100
+    assert len(second._buf) == len(big)  # not the 9 kB of READs behind it
+
+
 def test_receiveframe_reports_header_while_incomplete() -> None:
     frame = ReceiveFrame()
     frame.consume(SOC_ANSWER[:5])
@@ -532,13 +543,15 @@ def test_round_trip_with_any_chunking(args: list[tuple[Command, int, int, bytes]
     events = decode_in_chunks(stream, sizes, registry=None)
     assert frames_of(events) == [want for _, want in built]
     assert all(isinstance(e, Frame) for e in events)
-    # the documented decoder agrees, frame by frame
-    pos = 0
-    for _, want in built:
-        rf = ReceiveFrame()
-        pos += rf.consume(stream[pos:])
-        assert rf.complete() and rf.crc_ok
-        assert (rf.command, rf.id, rf.address, rf.data) == want
+    # the documented decoder agrees, frame by frame, on bytes and on memoryviews
+    for buffer in (stream, memoryview(stream)):
+        pos = 0
+        for _, want in built:
+            rf = ReceiveFrame()
+            pos += rf.consume(buffer[pos:])
+            assert rf.complete() and rf.crc_ok
+            assert (rf.command, rf.id, rf.address, rf.data) == want
+        assert pos == len(stream)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

@@ -898,6 +898,17 @@ def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
 # --------------------------------------------------------------------------------------------------
 
 
+def _find_start(data: bytes | bytearray | memoryview) -> int:
+    """Index of the first start token, searching a memoryview in pieces instead of copying it whole."""
+    if not isinstance(data, memoryview):
+        return data.find(b"+")
+    for pos in range(0, len(data), 4096):
+        k = bytes(data[pos : pos + 4096]).find(b"+")
+        if k != -1:
+            return pos + k
+    return -1
+
+
 class ReceiveFrame:
     """Receives one frame: ``consume()`` bytes until ``complete()``; make a new instance for the next frame.
 
@@ -993,18 +1004,27 @@ class ReceiveFrame:
         """
         if self._complete:
             return 0
-        data = bytes(data)
-        offset = 0
+        # Copy no more of ``data`` than the frame needs: callers pass the rest of a large buffer.
+        view: bytes | bytearray | memoryview = (
+            data if isinstance(data, bytes | bytearray) else memoryview(data).cast("B")
+        )
+        size = len(view)
+        start = 0
         if not self._buf:
-            start = data.find(b"+")
+            start = _find_start(view)
             if start == -1:
-                self._consumed_bytes += len(data)
-                return len(data)
-            offset = start
-        before = len(self._buf) - offset  # buffer index where data[0] lands
-        self._buf += data[offset:]
-        buf = self._buf
-        r = _parse_at(buf, 0, len(buf))
+                self._consumed_bytes += size
+                return size
+        before = len(self._buf) - start  # buffer index where data[0] lands
+        take = 64
+        while True:
+            stop = min(size, start + take)
+            buf = self._buf + view[start:stop]
+            r = _parse_at(buf, 0, len(buf))
+            if r[0] != _NEED or stop == size:
+                break
+            take = max(2 * take, r[1] - len(self._buf))  # type: ignore[operator]
+        self._buf = buf
         kind = r[0]
 
         def used(end: int) -> int:
@@ -1035,10 +1055,10 @@ class ReceiveFrame:
         self._address = r[3]  # type: ignore[assignment]
         self._id = r[4]  # type: ignore[assignment]
         self._data = r[5]  # type: ignore[assignment]
-        info = _COMMANDS[self._command]
-        assert info is not None  # a parsed frame always has a known command
-        self._frame_type = FrameType.PLANT if info[3] else FrameType.STANDARD
-        self._frame_length = 1 + info[2] + len(self._data) + 2
+        plant = Command.is_plant(self._command)
+        self._frame_type = FrameType.PLANT if plant else FrameType.STANDARD
+        header = 1 + (2 if Command.is_long(self._command) else 1) + (8 if plant else 4)
+        self._frame_length = 1 + header + len(self._data) + 2
         self._complete = True
         n = used(e)
         if kind == _FRAME:
