@@ -264,13 +264,13 @@ def test_receiveframe_plant_frame() -> None:
 
 def test_receiveframe_copies_only_one_frame_of_a_large_buffer() -> None:
     big = make_frame(Command.LONG_RESPONSE, SOC, bytes(range(256)) * 100)
-    stream = memoryview(b"\x00" * 10_000 + READ_SOC + big + READ_SOC * 1000)
+    stream = memoryview(b"\x00" * 10_000 + READ_SOC + big + READ_SOC * 10_000)
     first = ReceiveFrame()
     n = first.consume(stream)
     assert n == 10_000 + len(READ_SOC) and first.id == SOC
     second = ReceiveFrame()
     assert second.consume(stream[n:]) == len(big) and second.data == bytes(range(256)) * 100
-    assert len(second._buf) == len(big)  # not the 9 kB of READs behind it
+    assert len(second._buf) < 2 * len(big)  # about one frame, not everything behind it
 
 
 def test_receiveframe_reports_header_while_incomplete() -> None:
