@@ -1,0 +1,961 @@
+"""Reading captures: pcap/pcapng files → TCP streams → the decoded conversation.
+
+:func:`read_capture` reads a capture made by tcpdump, Wireshark or tshark, keeps the TCP
+connections with the device's port (8899 by default), puts each direction of each connection back
+together (ordered by sequence number, without retransmissions and overlaps, with the holes marked)
+and feeds it to its own :class:`~rctclient.frame.FrameDecoder`. What comes out is a stream of
+:class:`CaptureEvent`: the decoder's events with the time and packet number they completed in, the
+connection and direction, a readable description and the flags of both the decoder and the capture
+(``unsolicited answer``, ``gap`` and so on)::
+
+    from rctclient.pcap import read_capture
+
+    with read_capture("inverter.pcapng") as capture:
+        for ev in capture:
+            print(ev.time, ev.direction.value, ev.description.name, ev.description.text, ev.flags)
+        print(capture.stats)
+
+It streams: it keeps about one frame and the out-of-order segments of each open connection, so
+memory does not grow with the size of the capture. File formats: pcap (micro- and nanosecond,
+either byte order) and pcapng (several interfaces and sections). Link types: Ethernet (with VLAN
+tags), Linux cooked capture v1 and v2 (``tcpdump -i any``), BSD loopback/null, raw IP; IPv4 and IPv6.
+
+The file and packet parsing is done by `dpkt <https://pypi.org/project/dpkt/>`_, the optional
+``pcap`` extra (``pip install 'rctclient[pcap]'``). This module imports without it and raises
+:class:`ModuleNotFoundError` with that hint when a capture is opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import struct
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import IO, Any, Final
+
+from .describe import EventDescription, describe_event
+from .exceptions import RctClientException
+from .frame import CRCMismatch, Event, Frame, FrameDecoder, KeepAlive
+from .registry import REGISTRY, Registry
+from .types import Command
+
+__all__ = [
+    "DEFAULT_PORT",
+    "CaptureError",
+    "CaptureEvent",
+    "CaptureReader",
+    "CaptureStats",
+    "Direction",
+    "Flow",
+    "FlowStats",
+    "Gap",
+    "read_capture",
+]
+
+#: The TCP port of the inverters.
+DEFAULT_PORT: Final = 8899
+
+#: Out-of-order data held per direction before the hole in front of it is given up as a gap.
+MAX_PENDING_BYTES: Final = 1 << 20
+#: A request older than this (capture time, seconds) no longer waits for its answer.
+ANSWER_TIMEOUT: Final = 30.0
+#: A connection without packets for this long (capture time, seconds) is closed.
+IDLE_TIMEOUT: Final = 600.0
+#: Requests per object ID and connection that wait for an answer at most.
+MAX_OUTSTANDING: Final = 16
+
+_PCAP_MAGICS: Final = {
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x34\xcd\xb2\xa1",  # Kuznetsov's modified pcap
+    b"\xa1\xb2\xcd\x34",
+}
+_PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
+_MAX_BLOCK: Final = 64 << 20
+
+# Link types (https://www.tcpdump.org/linktypes.html)
+_LINK_NULL: Final = 0
+_LINK_ETHERNET: Final = 1
+_LINK_LOOP: Final = 108
+_LINK_SLL: Final = 113
+_LINK_SLL2: Final = 276
+_LINK_RAW: Final = frozenset({101, 12, 14, 228, 229})  # 12 and 14: DLT_RAW of some BSDs
+_SUPPORTED_LINKS: Final = frozenset({_LINK_NULL, _LINK_ETHERNET, _LINK_LOOP, _LINK_SLL, _LINK_SLL2}) | _LINK_RAW
+_LINK_NAMES: Final = {
+    6: "Token Ring",
+    9: "PPP",
+    10: "FDDI",
+    105: "IEEE 802.11",
+    119: "802.11 Prism",
+    127: "802.11 radiotap",
+    147: "user 0",
+    192: "PPI",
+    220: "USB",
+    249: "USBPcap",
+}
+
+_TCP_FIN: Final = 0x01
+_TCP_SYN: Final = 0x02
+_TCP_RST: Final = 0x04
+_TCP_ACK: Final = 0x10
+_IPPROTO_TCP: Final = 6
+_IP6_FRAGMENT: Final = 44
+_SEQ_MOD: Final = 1 << 32
+_SEQ_HALF: Final = 1 << 31
+
+
+class CaptureError(RctClientException):
+    """The file is not a capture that can be read: not pcap/pcapng, cut off in its header, corrupt,
+    or only link types this module does not know."""
+
+
+class Direction(Enum):
+    TO_DEVICE = "to device"
+    FROM_DEVICE = "from device"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One TCP connection: the client's and the device's address and port.
+
+    ``index`` counts connections in the order of their first packet, from 1; a connection that
+    reuses the ports of an earlier one gets a new index.
+    """
+
+    index: int
+    client: str
+    client_port: int
+    device: str
+    device_port: int
+
+    def __str__(self) -> str:
+        return f"{_host(self.client)}:{self.client_port} > {_host(self.device)}:{self.device_port}"
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Bytes of a TCP stream that are not in the capture (dropped by the capture, or cut by its snap length).
+
+    ``offset`` is where they start in the direction's stream and ``size`` how many are missing. A
+    frame that the gap cuts comes out as truncated garbage in front of it.
+    """
+
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvent:
+    """One decoder event (or :class:`Gap`) of a capture, placed in time and connection."""
+
+    #: Capture time (seconds since the epoch) of the packet that completed the event.
+    time: float
+    #: Number of that packet in the file, from 1 (as Wireshark counts).
+    packet: int
+    flow: Flow
+    direction: Direction
+    #: The decoder event; its offset is the position in this direction's TCP stream.
+    event: Event | Gap
+    description: EventDescription
+    #: The description's flags, and the capture's: "unsolicited answer", "gap", "wrong direction".
+    flags: tuple[str, ...]
+    #: For an answer: seconds since the request it answers.
+    latency: float | None = None
+
+    @property
+    def object_id(self) -> int | None:
+        return self.description.object_id
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able dict: the description's fields plus time, packet, flow, direction and latency."""
+        d = self.description.as_dict()
+        out: dict[str, Any] = {
+            "time": self.time,
+            "timestamp": datetime.fromtimestamp(self.time, UTC).isoformat(),
+            "packet": self.packet,
+            "flow": str(self.flow),
+            "flow_index": self.flow.index,
+            "direction": self.direction.value,
+        }
+        out.update(d)
+        out["flags"] = list(self.flags)
+        out["latency"] = self.latency
+        return out
+
+
+@dataclass(slots=True)
+class FlowStats:
+    """What one connection carried (kept by the reader only when asked for: ``flow_stats=True``)."""
+
+    flow: Flow
+    first_time: float
+    last_time: float
+    packets: int = 0
+    bytes_to_device: int = 0
+    bytes_from_device: int = 0
+    frames: int = 0
+    errors: int = 0
+    gaps: int = 0
+    gap_bytes: int = 0
+    retransmitted_bytes: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["flow"] = str(self.flow)
+        d["index"] = self.flow.index
+        return d
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Counters of a :class:`CaptureReader`; final once the iteration is over."""
+
+    link_type: int | None = None
+    #: Packets (records) in the file.
+    packets: int = 0
+    #: TCP segments of the device's port.
+    segments: int = 0
+    #: Packets that are not IPv4/IPv6 TCP, TCP of other ports, IP fragments, or undecodable.
+    skipped: int = 0
+    #: Packets on interfaces whose link type is not supported (pcapng).
+    unsupported_link: int = 0
+    flows: int = 0
+    payload_bytes: int = 0
+    retransmitted_bytes: int = 0
+    out_of_order: int = 0
+    gaps: int = 0
+    gap_bytes: int = 0
+    #: Packets captured shorter than they were on the wire (snap length, or the file's last packet).
+    cut_packets: int = 0
+    #: The file ends inside a packet record.
+    truncated: bool = False
+    #: Why reading stopped before the end of the file (a corrupt block), if it did.
+    error: str | None = None
+    frames: int = 0
+    crc_errors: int = 0
+    garbage_bytes: int = 0
+    keepalives: int = 0
+    extensions: int = 0
+    unsolicited: int = 0
+    #: Requests never answered, per object ID.
+    unanswered: Counter[int] = field(default_factory=Counter)
+    #: TCP ports of the packets skipped for their port (to hint at a wrong ``port``).
+    other_ports: Counter[int] = field(default_factory=Counter)
+
+    def warnings(self) -> list[str]:
+        """Problems of the capture itself worth telling the user about."""
+        out = []
+        if self.error:
+            out.append(f"stopped reading: {self.error}")
+        if self.truncated:
+            out.append("the file ends inside a packet (capture cut short); decoded what came before it")
+        if self.cut_packets:
+            out.append(f"{self.cut_packets} packets were captured shorter than sent (snap length too small?)")
+        if self.gaps:
+            out.append(f"{self.gaps} gaps: {self.gap_bytes} bytes of TCP data are missing from the capture")
+        if self.unsupported_link:
+            out.append(f"{self.unsupported_link} packets on interfaces of unsupported link types skipped")
+        return out
+
+
+def _dpkt() -> ModuleType:
+    try:
+        import dpkt  # noqa: PLC0415 - the optional extra
+        import dpkt.pcapng  # noqa: PLC0415
+        import dpkt.sll  # noqa: PLC0415
+        import dpkt.sll2  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError("reading captures needs dpkt: pip install 'rctclient[pcap]'", name=exc.name) from None
+    module: ModuleType = dpkt
+    return module
+
+
+# --------------------------------------------------------------------------------------------------
+# Capture files → (time, link type, packet bytes)
+# --------------------------------------------------------------------------------------------------
+
+
+class _Prefixed:
+    """A file whose first bytes were already read: lets dpkt's reader work on pipes too."""
+
+    def __init__(self, prefix: bytes, f: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._f = f
+        self.name = getattr(f, "name", "<capture>")
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._prefix:
+            return self._f.read(n)
+        if n < 0:
+            data, self._prefix = self._prefix + self._f.read(), b""
+            return data
+        head, self._prefix = self._prefix[:n], self._prefix[n:]
+        if len(head) < n:
+            head += self._f.read(n - len(head))
+        return head
+
+
+def _link_name(link: int) -> str:
+    name = _LINK_NAMES.get(link)
+    return f"{link} ({name})" if name else str(link)
+
+
+def _open_records(f: IO[bytes], stats: CaptureStats) -> Iterator[tuple[float, int, bytes]]:
+    """Check the file's header (raising :class:`CaptureError`) and return an iterator over its packets."""
+    dpkt = _dpkt()
+    magic = f.read(4)
+    if not magic:
+        raise CaptureError("empty file, not a capture")
+    if magic == _PCAPNG_SHB:
+        return _pcapng_records(magic, f, stats, dpkt)
+    if magic not in _PCAP_MAGICS:
+        raise CaptureError(f"not a pcap or pcapng file (it starts with 0x{magic.hex()})")
+    try:
+        reader = dpkt.pcap.Reader(_Prefixed(magic, f))
+    except (dpkt.UnpackError, ValueError):
+        raise CaptureError("pcap file header cut short") from None
+    link = reader.datalink() & 0xFFFF  # the upper bits say whether there is an FCS
+    if link not in _SUPPORTED_LINKS:
+        raise CaptureError(f"unsupported link type {_link_name(link)}")
+    stats.link_type = link
+    return _pcap_records(reader, link, stats, dpkt)
+
+
+def _pcap_records(reader: Any, link: int, stats: CaptureStats, dpkt: ModuleType) -> Iterator[tuple[float, int, bytes]]:
+    it = iter(reader)
+    while True:
+        try:
+            ts, data = next(it)
+        except StopIteration:
+            return
+        except dpkt.UnpackError:  # a record header cut off
+            stats.truncated = True
+            return
+        yield float(ts), link, data
+
+
+def _pcapng_records(
+    magic: bytes, f: IO[bytes], stats: CaptureStats, dpkt: ModuleType
+) -> Iterator[tuple[float, int, bytes]]:
+    ng = dpkt.pcapng
+    # Check the first section header now, so that a bad file fails before the iteration starts.
+    head = magic + f.read(8)
+    if len(head) < 12:
+        raise CaptureError("pcapng file header cut short")
+    if head[8:12] not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+        raise CaptureError("not a pcapng file (bad byte-order magic)")
+    return _pcapng_blocks(head, f, stats, ng)
+
+
+def _pcapng_blocks(head: bytes, f: IO[bytes], stats: CaptureStats, ng: Any) -> Iterator[tuple[float, int, bytes]]:
+    little = True
+    # Per interface of the current section: (link type, seconds per tick, offset in seconds)
+    interfaces: list[tuple[int, float, int]] = []
+    position = 0
+    last_time = 0.0
+    supported = 0
+    while True:
+        if not head:
+            head = f.read(8)
+            if not head:
+                break
+            if len(head) < 8:
+                stats.truncated = True
+                break
+        if head[:4] == _PCAPNG_SHB:
+            if len(head) < 12:
+                head += f.read(12 - len(head))
+                if len(head) < 12:
+                    stats.truncated = True
+                    break
+            bom = head[8:12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                little = True
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                little = False
+            else:
+                stats.error = f"corrupt pcapng section header at byte {position}"
+                break
+            interfaces = []
+        block_type, length = struct.unpack("<II" if little else ">II", head[:8])
+        if length < 12 or length % 4 or length > _MAX_BLOCK:
+            stats.error = f"corrupt pcapng block at byte {position} (length {length})"
+            break
+        rest = f.read(length - len(head))
+        if len(rest) < length - len(head):
+            stats.truncated = True
+            break
+        buf = head + rest
+        head = b""
+        position += length
+        try:
+            if block_type == ng.PCAPNG_BT_IDB:
+                idb = ng.InterfaceDescriptionBlockLE(buf) if little else ng.InterfaceDescriptionBlock(buf)
+                tick, offset = 1e-6, 0
+                for opt in idb.opts:
+                    if opt.code == ng.PCAPNG_OPT_IF_TSRESOL and opt.data:
+                        v = opt.data[0]
+                        tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -(v & 0x7F)
+                    elif opt.code == ng.PCAPNG_OPT_IF_TSOFFSET and len(opt.data) >= 8:
+                        offset = struct.unpack("<q" if little else ">q", opt.data[:8])[0]
+                interfaces.append((idb.linktype, tick, offset))
+                if stats.link_type is None:
+                    stats.link_type = idb.linktype
+                continue
+            if block_type in (ng.PCAPNG_BT_EPB, ng.PCAPNG_BT_PB):
+                if block_type == ng.PCAPNG_BT_EPB:
+                    pkt = ng.EnhancedPacketBlockLE(buf) if little else ng.EnhancedPacketBlock(buf)
+                else:
+                    pkt = ng.PacketBlockLE(buf) if little else ng.PacketBlock(buf)
+                if pkt.iface_id >= len(interfaces):
+                    stats.error = f"pcapng packet of undeclared interface {pkt.iface_id} at byte {position - length}"
+                    break
+                link, tick, offset = interfaces[pkt.iface_id]
+                last_time = offset + ((pkt.ts_high << 32) | pkt.ts_low) * tick
+                data = pkt.pkt_data
+            elif block_type == 3:  # simple packet block: interface 0, no time stamp
+                if not interfaces:
+                    stats.error = f"pcapng packet before any interface at byte {position - length}"
+                    break
+                link = interfaces[0][0]
+                original = struct.unpack_from("<I" if little else ">I", buf, 8)[0]
+                data = buf[12 : 12 + min(original, length - 16)]
+            else:
+                continue  # name resolution, statistics, custom blocks...
+        except (ng.dpkt.UnpackError, struct.error, IndexError):
+            stats.error = f"corrupt pcapng block at byte {position - length}"
+            break
+        if link not in _SUPPORTED_LINKS:
+            stats.packets += 1
+            stats.unsupported_link += 1
+            continue
+        supported += 1
+        yield last_time, link, data
+    if not supported and stats.unsupported_link:
+        links = sorted({i[0] for i in interfaces if i[0] not in _SUPPORTED_LINKS})
+        raise CaptureError(f"unsupported link type {', '.join(_link_name(x) for x in links) or 'of every interface'}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Packets → TCP segments
+# --------------------------------------------------------------------------------------------------
+
+
+def _ip_layer(dpkt: ModuleType, link: int, data: bytes) -> Any:
+    """The IPv4/IPv6 packet inside a link-layer frame, or None."""
+    if link == _LINK_ETHERNET:
+        net = dpkt.ethernet.Ethernet(data).data
+    elif link == _LINK_SLL2:
+        net = dpkt.sll2.SLL2(data).data
+    elif link == _LINK_SLL:
+        net = dpkt.sll.SLL(data).data
+    else:
+        if link in (_LINK_NULL, _LINK_LOOP):
+            data = data[4:]  # address family in either byte order; the IP version says it too
+        if not data:
+            return None
+        version = data[0] >> 4
+        if version == 4:
+            net = dpkt.ip.IP(data)
+        elif version == 6:
+            net = dpkt.ip6.IP6(data)
+        else:
+            return None
+    return net
+
+
+# --------------------------------------------------------------------------------------------------
+# TCP reassembly and decoding
+# --------------------------------------------------------------------------------------------------
+
+
+class _Half:
+    """One direction of a connection: reassembly state and its decoder."""
+
+    __slots__ = (
+        "acked",
+        "base",
+        "dec_base",
+        "decoder",
+        "direction",
+        "fin_seq",
+        "last_packet",
+        "last_time",
+        "next_seq",
+        "pending",
+        "pending_bytes",
+        "segmap",
+    )
+
+    def __init__(self, direction: Direction, decoder: FrameDecoder) -> None:
+        self.direction = direction
+        self.next_seq: int | None = None  # unwrapped sequence number of the next byte expected
+        self.base = 0  # unwrapped sequence number of stream offset 0
+        self.acked: int | None = None  # highest unwrapped ack of the peer
+        self.fin_seq: int | None = None
+        # out-of-order segments: unwrapped seq -> (data, length on the wire, packet, time)
+        self.pending: dict[int, tuple[bytes, int, int, float]] = {}
+        self.pending_bytes = 0
+        self.decoder = decoder
+        self.dec_base = 0  # stream offset of the decoder's offset 0
+        self.segmap: deque[tuple[int, int, float]] = deque()  # (stream offset, packet, time)
+        self.last_packet = 0
+        self.last_time = 0.0
+
+    def unwrap(self, seq: int) -> int:
+        if self.next_seq is None:
+            return seq
+        return self.next_seq + ((seq - self.next_seq + _SEQ_HALF) % _SEQ_MOD) - _SEQ_HALF
+
+    @property
+    def offset(self) -> int:
+        assert self.next_seq is not None
+        return self.next_seq - self.base
+
+
+class _Conn:
+    __slots__ = ("closed", "flow", "from_device", "last_time", "outstanding", "periodic", "stats", "to_device")
+
+    def __init__(self, flow: Flow, new_decoder: Any, time: float, keep_stats: bool) -> None:
+        self.flow = flow
+        self.to_device = _Half(Direction.TO_DEVICE, new_decoder())
+        self.from_device = _Half(Direction.FROM_DEVICE, new_decoder())
+        # requests waiting for their answer: (object id, address) -> deque of (time, ...)
+        self.outstanding: dict[tuple[int, int | None], deque[float]] = {}
+        self.periodic: set[tuple[int, int | None]] = set()
+        self.last_time = time
+        self.closed = False
+        self.stats = FlowStats(flow, time, time) if keep_stats else None
+
+
+class CaptureReader:
+    """Iterate over the :class:`CaptureEvent` of a capture file; see :func:`read_capture`.
+
+    The events of the connections come out in the order of the packets that complete them; what
+    is still held when a connection closes (a frame cut off, out-of-order data behind a hole) comes
+    out then, and at the end of the file for connections that stay open. ``stats`` is complete once
+    the iteration is over; ``flows`` has per-connection counters when ``flow_stats=True``.
+    """
+
+    def __init__(
+        self,
+        source: str | Path | IO[bytes],
+        port: int = DEFAULT_PORT,
+        *,
+        registry: Registry = REGISTRY,
+        report_noise: bool = False,
+        flow_stats: bool = False,
+    ) -> None:
+        self.port = port
+        self.stats = CaptureStats()
+        self.flows: list[FlowStats] = []
+        self._registry = registry
+        self._report_noise = report_noise
+        self._flow_stats = flow_stats
+        self._conns: dict[tuple[str, int, str, int], _Conn] = {}
+        self._out: list[CaptureEvent] = []
+        self._packet = 0
+        self._sweep_time = 0.0
+        self._owned: IO[bytes] | None = None
+        self._started = False
+        self._file: IO[bytes]
+        if isinstance(source, str | Path):
+            self._owned = self._file = open(source, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        else:
+            self._file = source
+        try:
+            self._records = _open_records(self._file, self.stats)
+        except BaseException:
+            self.close()
+            raise
+        self._dpkt = _dpkt()
+
+    def close(self) -> None:
+        """Close the file if the reader opened it."""
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[CaptureEvent]:
+        if self._started:
+            raise RuntimeError("a CaptureReader can be iterated only once")
+        self._started = True
+        return self._iterate()
+
+    # -- the main loop ----------------------------------------------------------------------------
+
+    def _iterate(self) -> Iterator[CaptureEvent]:
+        out = self._out
+        stats = self.stats
+        decode_errors = (self._dpkt.UnpackError, struct.error, IndexError, ValueError)
+        for time, link, data in self._records:
+            self._packet += 1
+            stats.packets += 1
+            try:
+                self._packet_in(time, link, data)
+            except decode_errors:
+                stats.skipped += 1
+            if out:
+                yield from out
+                out.clear()
+            if time - self._sweep_time > 60.0:
+                self._sweep(time)
+                if out:
+                    yield from out
+                    out.clear()
+        for key in list(self._conns):
+            self._close(key)
+            yield from out
+            out.clear()
+        self.close()
+
+    def _sweep(self, now: float) -> None:
+        self._sweep_time = now
+        for key, conn in list(self._conns.items()):
+            if now - conn.last_time > IDLE_TIMEOUT:
+                self._close(key)
+
+    def _packet_in(self, time: float, link: int, data: bytes) -> None:
+        dpkt = self._dpkt
+        ip = _ip_layer(dpkt, link, data)
+        stats = self.stats
+        if isinstance(ip, dpkt.ip.IP):
+            if ip.p != _IPPROTO_TCP or ip.offset or ip.mf:  # fragments: never seen with TCP in practice
+                stats.skipped += 1
+                return
+            tcp = ip.data
+            if not isinstance(tcp, dpkt.tcp.TCP):
+                stats.skipped += 1
+                return
+            wire = ip.len - ip.hl * 4 - tcp.off * 4 if ip.len else len(tcp.data)
+            src, dst = str(ipaddress.IPv4Address(ip.src)), str(ipaddress.IPv4Address(ip.dst))
+        elif isinstance(ip, dpkt.ip6.IP6):
+            tcp = ip.data
+            if ip.p != _IPPROTO_TCP or _IP6_FRAGMENT in ip.extension_hdrs or not isinstance(tcp, dpkt.tcp.TCP):
+                stats.skipped += 1
+                return
+            ext = sum(len(bytes(h)) for h in ip.all_extension_headers)
+            wire = ip.plen - ext - tcp.off * 4 if ip.plen else len(tcp.data)
+            src, dst = str(ipaddress.IPv6Address(ip.src)), str(ipaddress.IPv6Address(ip.dst))
+        else:
+            stats.skipped += 1
+            return
+        port = self.port
+        if tcp.dport == port:
+            direction = Direction.TO_DEVICE
+            key = (src, tcp.sport, dst, tcp.dport)
+        elif tcp.sport == port:
+            direction = Direction.FROM_DEVICE
+            key = (dst, tcp.dport, src, tcp.sport)
+        else:
+            stats.skipped += 1
+            if len(stats.other_ports) < 4096:
+                stats.other_ports[min(tcp.sport, tcp.dport)] += 1
+            return
+        stats.segments += 1
+        payload = bytes(tcp.data)
+        wire = max(wire, len(payload))
+        flags = tcp.flags
+        conn = self._conns.get(key)
+        if conn is not None and flags & _TCP_SYN and not flags & _TCP_ACK and direction is Direction.TO_DEVICE:
+            half = conn.to_device
+            if half.next_seq is not None and half.unwrap(tcp.seq) != half.base - 1:
+                self._close(key)  # a new connection on the same ports
+                conn = None
+        if conn is None:
+            stats.flows += 1
+            flow = Flow(stats.flows, key[0], key[1], key[2], key[3])
+            conn = _Conn(flow, self._new_decoder, time, self._flow_stats)
+            self._conns[key] = conn
+            if conn.stats is not None:
+                self.flows.append(conn.stats)
+        conn.last_time = time
+        if conn.stats is not None:
+            conn.stats.packets += 1
+            conn.stats.last_time = time
+        half, other = (
+            (conn.to_device, conn.from_device)
+            if direction is Direction.TO_DEVICE
+            else (conn.from_device, conn.to_device)
+        )
+        half.last_packet = self._packet
+        half.last_time = time
+        self._segment(conn, half, tcp.seq, flags, payload, wire, time)
+        if flags & _TCP_ACK and other.next_seq is not None:
+            ack = other.unwrap(tcp.ack)
+            if other.acked is None or ack > other.acked:
+                other.acked = ack
+                self._settle(conn, other, time)
+        if flags & _TCP_RST or (
+            conn.to_device.fin_seq is not None
+            and conn.from_device.fin_seq is not None
+            and conn.to_device.next_seq == conn.to_device.fin_seq
+            and conn.from_device.next_seq == conn.from_device.fin_seq
+        ):
+            self._close(key)
+
+    def _new_decoder(self) -> FrameDecoder:
+        return FrameDecoder(registry=self._registry, report_noise=self._report_noise)
+
+    def _segment(self, conn: _Conn, half: _Half, seq: int, flags: int, payload: bytes, wire: int, time: float) -> None:
+        if flags & _TCP_SYN:
+            if half.next_seq is None:
+                half.next_seq = half.base = (seq + 1) % _SEQ_MOD
+            seq += 1
+        if half.next_seq is None:
+            half.next_seq = half.base = seq
+        start = half.unwrap(seq % _SEQ_MOD)
+        if flags & _TCP_FIN:
+            half.fin_seq = start + wire
+        if wire:
+            stats = self.stats
+            if start > half.next_seq:
+                stats.out_of_order += 1
+                held = half.pending.get(start)
+                if held is None or held[1] < wire:
+                    if held is not None:
+                        half.pending_bytes -= len(held[0])
+                    half.pending[start] = (payload, wire, self._packet, time)
+                    half.pending_bytes += len(payload)
+                else:
+                    self._retransmitted(conn, wire)
+            else:
+                self._accept(conn, half, start, payload, wire, self._packet, time)
+        self._settle(conn, half, time)
+
+    def _retransmitted(self, conn: _Conn, size: int) -> None:
+        self.stats.retransmitted_bytes += size
+        if conn.stats is not None:
+            conn.stats.retransmitted_bytes += size
+
+    def _accept(
+        self, conn: _Conn, half: _Half, start: int, payload: bytes, wire: int, packet: int, time: float
+    ) -> None:
+        """Take a segment that starts at or before the next expected byte."""
+        assert half.next_seq is not None
+        skip = half.next_seq - start
+        if skip >= wire:
+            self._retransmitted(conn, wire)
+            return
+        if skip:
+            self._retransmitted(conn, skip)
+        data = payload[skip:]
+        if data:
+            half.segmap.append((half.offset, packet, time))
+            half.next_seq += len(data)
+            self.stats.payload_bytes += len(data)
+            if conn.stats is not None:
+                if half.direction is Direction.TO_DEVICE:
+                    conn.stats.bytes_to_device += len(data)
+                else:
+                    conn.stats.bytes_from_device += len(data)
+            half.decoder.feed(data)
+            self._drain(conn, half)
+        missing = wire - max(skip, len(payload))
+        if missing > 0:
+            self.stats.cut_packets += 1
+            self._gap(conn, half, missing, packet, time)
+
+    def _settle(self, conn: _Conn, half: _Half, time: float) -> None:
+        """Deliver held segments that fit now; give up holes the peer has acknowledged or too much waits behind."""
+        while half.pending:
+            assert half.next_seq is not None
+            first = min(half.pending)
+            if first <= half.next_seq:
+                payload, wire, packet, ptime = half.pending.pop(first)
+                half.pending_bytes -= len(payload)
+                self._accept(conn, half, first, payload, wire, packet, ptime)
+            elif (half.acked is not None and half.acked >= first) or half.pending_bytes > MAX_PENDING_BYTES:
+                _, packet, ptime = half.pending[first][1:]
+                self._gap(conn, half, first - half.next_seq, packet, ptime)
+            else:
+                break
+
+    def _gap(self, conn: _Conn, half: _Half, size: int, packet: int, time: float) -> None:
+        """``size`` bytes at the next expected position are not in the capture."""
+        decoder = half.decoder
+        decoder.feed(b"")
+        self._drain(conn, half, packet, time)
+        self._collect(decoder)
+        offset = half.offset
+        gap = Gap(offset, size)
+        desc = EventDescription(
+            offset=offset, kind="gap", text=f"{size} bytes missing from the capture", flags=(f"gap: {size} bytes",)
+        )
+        self._out.append(CaptureEvent(time, packet, conn.flow, half.direction, gap, desc, desc.flags))
+        assert half.next_seq is not None
+        half.next_seq += size
+        half.decoder = self._new_decoder()
+        half.dec_base = half.offset
+        self.stats.gaps += 1
+        self.stats.gap_bytes += size
+        if conn.stats is not None:
+            conn.stats.gaps += 1
+            conn.stats.gap_bytes += size
+
+    def _collect(self, decoder: FrameDecoder) -> None:
+        s, d = self.stats, decoder.stats
+        s.frames += d.frames
+        s.crc_errors += d.crc_errors
+        s.garbage_bytes += d.garbage_bytes
+        s.keepalives += d.keepalives
+        s.extensions += d.extensions
+
+    def _close(self, key: tuple[str, int, str, int]) -> None:
+        conn = self._conns.pop(key)
+        for half in (conn.to_device, conn.from_device):
+            if half.next_seq is None:
+                continue
+            while half.pending:  # holes behind which data waits: they will not be filled any more
+                first = min(half.pending)
+                if first > half.next_seq:
+                    self._gap(conn, half, first - half.next_seq, *half.pending[first][2:])
+                self._settle(conn, half, half.last_time)
+            # the peer acknowledged data that the capture does not have
+            end = half.acked
+            if end is not None and half.fin_seq is not None:
+                end = min(end, half.fin_seq)
+            if end is not None and end > half.next_seq:
+                self._gap(conn, half, end - half.next_seq, half.last_packet, half.last_time)
+            half.decoder.feed(b"")
+            self._drain(conn, half, half.last_packet, half.last_time)
+            self._collect(half.decoder)
+        for oid_key, waiting in conn.outstanding.items():
+            self.stats.unanswered[oid_key[0]] += len(waiting)
+        conn.outstanding.clear()
+        conn.closed = True
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _drain(self, conn: _Conn, half: _Half, packet: int | None = None, time: float | None = None) -> None:
+        segmap = half.segmap
+        base = half.dec_base
+        for ev in half.decoder.events():
+            offset = base + ev.offset
+            if isinstance(ev, Frame | CRCMismatch):
+                size = ev.size
+            elif isinstance(ev, KeepAlive):
+                size = 4
+            else:
+                size = len(ev.data)
+            if base:
+                ev = ev._replace(offset=offset) if isinstance(ev, Frame) else dataclasses.replace(ev, offset=offset)
+            # the packet that holds the event's last byte
+            while len(segmap) > 1 and segmap[1][0] <= offset:
+                segmap.popleft()
+            last = offset + max(size, 1) - 1
+            ev_packet, ev_time = packet, time
+            for seg_offset, seg_packet, seg_time in segmap:
+                if seg_offset > last:
+                    break
+                ev_packet, ev_time = seg_packet, seg_time
+            if ev_packet is None or ev_time is None:
+                ev_packet, ev_time = half.last_packet, half.last_time
+            self._event(conn, half, ev, ev_packet, ev_time)
+        # No later event can start before the bytes the decoder still holds.
+        floor = half.offset - half.decoder.buffered if half.next_seq is not None else 0
+        while len(segmap) > 1 and segmap[1][0] <= floor:
+            segmap.popleft()
+
+    def _event(self, conn: _Conn, half: _Half, ev: Event, packet: int, time: float) -> None:
+        desc = describe_event(ev, self._registry)
+        flags = desc.flags
+        latency = None
+        if isinstance(ev, Frame):
+            if conn.stats is not None:
+                conn.stats.frames += 1
+                if flags:
+                    conn.stats.errors += any(f.startswith("bad payload") for f in flags)
+            command = ev.command
+            key = (ev.id, ev.address if Command.is_plant(command) else None)
+            to_device = half.direction is Direction.TO_DEVICE
+            if Command.is_response(command):
+                if to_device:
+                    flags += ("wrong direction",)
+                else:
+                    latency = self._answer(conn, key, time)
+                    if latency is None and key not in conn.periodic:
+                        flags += ("unsolicited answer",)
+                        self.stats.unsolicited += 1
+            elif not to_device:
+                flags += ("wrong direction",)
+            else:
+                self._request(conn, key, command, time)
+        elif isinstance(ev, CRCMismatch) and conn.stats is not None:
+            conn.stats.errors += 1
+        self._out.append(CaptureEvent(time, packet, conn.flow, half.direction, ev, desc, flags, latency))
+
+    def _request(self, conn: _Conn, key: tuple[int, int | None], command: Command, time: float) -> None:
+        if command in (Command.READ_PERIODICALLY, Command.PLANT_READ_PERIODICALLY):
+            conn.periodic.add(key)
+        waiting = conn.outstanding.get(key)
+        if waiting is None:
+            if len(conn.outstanding) >= 4096:  # a client asking for everything, never answered
+                old_key = next(iter(conn.outstanding))
+                self.stats.unanswered[old_key[0]] += len(conn.outstanding.pop(old_key))
+            waiting = conn.outstanding[key] = deque()
+        self._expire(key, waiting, time)
+        if len(waiting) >= MAX_OUTSTANDING:
+            waiting.popleft()
+            self.stats.unanswered[key[0]] += 1
+        waiting.append(time)
+
+    def _expire(self, key: tuple[int, int | None], waiting: deque[float], time: float) -> None:
+        while waiting and time - waiting[0] > ANSWER_TIMEOUT:
+            waiting.popleft()
+            self.stats.unanswered[key[0]] += 1
+
+    def _answer(self, conn: _Conn, key: tuple[int, int | None], time: float) -> float | None:
+        waiting = conn.outstanding.get(key)
+        if not waiting:
+            return None
+        self._expire(key, waiting, time)
+        if not waiting:
+            return None
+        latency = time - waiting.popleft()
+        if not waiting:
+            del conn.outstanding[key]
+        return max(latency, 0.0)
+
+
+def read_capture(
+    source: str | Path | IO[bytes],
+    port: int = DEFAULT_PORT,
+    *,
+    registry: Registry = REGISTRY,
+    report_noise: bool = False,
+    flow_stats: bool = False,
+) -> CaptureReader:
+    """Open a pcap or pcapng capture and return a :class:`CaptureReader` over its decoded events.
+
+    :param source: a path, or a binary file object (a pipe is fine: the file is read once, in order).
+    :param port: the device's TCP port; segments *to* it are requests, *from* it answers.
+    :param registry: for the OID names and data types.
+    :param report_noise: also report the bytes between frames (see :class:`~rctclient.frame.FrameDecoder`).
+    :param flow_stats: keep per-connection counters in ``reader.flows``.
+    :raises CaptureError: when the file is not a capture, its header is cut short, or its link type
+        is not supported. A file cut off later, or corrupt later, yields what came before and says
+        so in ``stats.truncated`` / ``stats.error`` (see :meth:`CaptureStats.warnings`).
+    :raises ModuleNotFoundError: when the ``pcap`` extra (dpkt) is not installed.
+    """
+    return CaptureReader(source, port, registry=registry, report_noise=report_noise, flow_stats=flow_stats)
