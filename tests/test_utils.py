@@ -754,3 +754,93 @@ def test_fixed_types_any_bytes_of_right_size(data_type: DataType, data: st.DataO
         DataType.FLOAT,  # NaN
         DataType.BATTERY_MODULE_STATISTICS,  # NaN
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# UNIX time -> datetime conversion (the fast paths behind TIMESERIES and EVENT_TABLE)
+# --------------------------------------------------------------------------------------------------
+
+u32 = st.integers(0, 0xFFFF_FFFF)
+
+
+def reference_datetimes(stamps: list[int]) -> list[datetime]:
+    return [datetime.fromtimestamp(stamp, UTC) for stamp in stamps]
+
+
+def assert_same_datetimes(got: list[datetime], stamps: list[int]) -> None:
+    assert got == reference_datetimes(stamps)
+    assert all(value.tzinfo is UTC for value in got)
+    assert [hash(value) for value in got] == [hash(value) for value in reference_datetimes(stamps)]
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        [],
+        [T0],
+        [T0, T0 - 300],
+        [T0 - 300 * i for i in range(127)],  # equally spaced, newest first (the usual answer)
+        [T0 + 86_400 * i for i in range(40)],  # equally spaced, ascending
+        [T0] * 5,  # all the same
+        [T0, T0 - 300, T0 - 600, T0 - 1500, T0 - 1800, T0 + 7, 0, 0xFFFF_FFFF],  # gaps, jumps, the extremes
+        [0, 0xFFFF_FFFF, 0, 0xFFFF_FFFF],
+        list(range(0xFFFF_FFFF - 10, 0xFFFF_FFFF + 1)),
+    ],
+)
+def test_new_datetimes_equal_fromtimestamp(stamps: list[int]) -> None:
+    assert_same_datetimes(utils._new_datetimes(stamps), stamps)
+    utils._stamp_cache.clear()
+    assert_same_datetimes(utils._to_datetimes(stamps), stamps)  # not cached
+    assert_same_datetimes(utils._to_datetimes(stamps), stamps)  # cached
+
+
+@given(st.lists(u32, max_size=60))
+def test_new_datetimes_any_stamps(stamps: list[int]) -> None:
+    assert_same_datetimes(utils._new_datetimes(stamps), stamps)
+
+
+@given(
+    st.lists(u32, max_size=60), st.lists(u32, max_size=30), st.integers(0, 0xFFFF_FFFF), st.integers(-86_400, 86_400)
+)
+def test_to_datetimes_with_a_partly_filled_cache(stamps: list[int], known: list[int], start: int, step: int) -> None:
+    # Whatever the cache holds beforehand (nothing, some of the stamps, the first or last only), the
+    # result is what fromtimestamp gives.
+    series = [s for s in (start + step * i for i in range(30)) if 0 <= s <= 0xFFFF_FFFF]
+    for probe in (stamps, series, series[::-1]):
+        utils._stamp_cache.clear()
+        utils._to_datetimes(known + probe[:1] + probe[-1:] + probe[::3])
+        assert_same_datetimes(utils._to_datetimes(probe), probe)
+
+
+def test_to_datetimes_reuses_cached_datetimes() -> None:
+    utils._stamp_cache.clear()
+    first = utils._to_datetimes([T0 - 300 * i for i in range(10)])
+    # The next poll: one new point in front, the rest known. The known ones are the same objects.
+    again = utils._to_datetimes([T0 + 300] + [T0 - 300 * i for i in range(9)])
+    assert again[0] == utc(T0 + 300)
+    assert all(a is b for a, b in zip(again[1:], first[:9], strict=True))
+
+
+def test_to_datetimes_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(utils, "_STAMP_CACHE_LIMIT", 16)
+    monkeypatch.setattr(utils, "_STEPS_LIMIT", 4)
+    utils._stamp_cache.clear()
+    for k in range(20):
+        stamps = [T0 + 1000 * k + i * i for i in range(12)]  # irregular steps: many distinct step sizes
+        assert_same_datetimes(utils._to_datetimes(stamps), stamps)
+        assert len(utils._stamp_cache) <= 16
+        assert len(utils._steps) <= 4
+    # A series longer than the whole cache is converted right and not cached.
+    stamps = [T0 - 60 * i for i in range(40)]
+    assert_same_datetimes(utils._to_datetimes(stamps), stamps)
+    assert len(utils._stamp_cache) <= 16
+
+
+def test_timeseries_fresh_and_repeated_decode_agree() -> None:
+    utils._stamp_cache.clear()
+    points = [(T0 - 300 * i, float(i)) for i in range(127)]
+    payload = timeseries_payload(T0, points)
+    fresh = decode_value(DataType.TIMESERIES, payload)
+    repeated = decode_value(DataType.TIMESERIES, payload)
+    assert fresh == repeated == (utc(T0), {utc(s): v for s, v in points})
+    assert all(key.tzinfo is UTC for key in fresh[1])
