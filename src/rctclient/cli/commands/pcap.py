@@ -1,0 +1,204 @@
+"""``rctclient read-pcap``: decode the conversations in a pcap/pcapng capture."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+from .._common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_NOT_FOUND, CliError, emit
+
+if TYPE_CHECKING:
+    from ...pcap import CaptureEvent, CaptureReader
+
+_COLUMNS = ("time", "flow", "direction", "command", "id", "name", "value", "flags")
+_WIDTHS = (15, 29, 11, 13, 10, 32, 0, 0)
+
+
+def _oids(patterns: tuple[str, ...]) -> set[int] | None:
+    if not patterns:
+        return None
+    from ...registry import REGISTRY  # noqa: PLC0415
+    from .._common import resolve_oid  # noqa: PLC0415
+
+    oids: set[int] = set()
+    for pattern in patterns:
+        infos = REGISTRY.glob(pattern)
+        if not infos and not any(c in pattern for c in "*?"):
+            infos = [resolve_oid(pattern)]  # an id such as 0x959930BF, or an error with suggestions
+        if not infos:
+            raise CliError(f"no OID name matches {pattern!r}", EXIT_NOT_FOUND)
+        oids.update(i.object_id for i in infos)
+    return oids
+
+
+def _time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")
+
+
+def _table_line(values: tuple[str, ...]) -> str:
+    return "  ".join(v.ljust(w) for v, w in zip(values, _WIDTHS, strict=True)).rstrip()
+
+
+def _table_row(ev: CaptureEvent) -> str:
+    d = ev.description
+    flags = list(ev.flags)
+    if ev.latency is not None:
+        flags.append(f"after {ev.latency * 1000:.1f} ms")
+    text = d.text if d.kind in ("frame", "crc-mismatch") else f"[{d.kind}] {d.text}"
+    return _table_line(
+        (
+            _time(ev.time),
+            str(ev.flow),
+            ev.direction.value,
+            d.command or "",
+            "" if d.object_id is None else f"0x{d.object_id:08X}",
+            d.name or "",
+            text,
+            ", ".join(flags),
+        )
+    )
+
+
+def _print_timeline(reader: CaptureReader, oids: set[int] | None, fmt: str, out: IO[str]) -> int:
+    """Write the events as they come (streaming: nothing is collected). Returns how many were written."""
+    count = 0
+    for ev in reader:
+        if oids is not None and ev.object_id not in oids:
+            continue
+        if fmt == "json":
+            out.write(("[\n" if not count else ",\n") + json.dumps(ev.as_dict(), ensure_ascii=False, default=str))
+        else:
+            if not count:
+                out.write(_table_line(tuple(c.upper() if c != "time" else "TIME (UTC)" for c in _COLUMNS)) + "\n")
+            out.write(_table_row(ev) + "\n")
+        count += 1
+    if fmt == "json":
+        out.write("\n]\n" if count else "[]\n")
+    return count
+
+
+def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: IO[str]) -> int:
+    from ...pcap import summarize  # noqa: PLC0415
+
+    objects = summarize(reader, reader.stats, oids)
+    stats = reader.stats
+    totals: dict[str, Any] = {
+        "packets": stats.packets,
+        "segments": stats.segments,
+        "flows": stats.flows,
+        "payload_bytes": stats.payload_bytes,
+        "frames": stats.frames,
+        "crc_errors": stats.crc_errors,
+        "garbage_bytes": stats.garbage_bytes,
+        "keepalives": stats.keepalives,
+        "extensions": stats.extensions,
+        "unsolicited": stats.unsolicited,
+        "unanswered": sum(stats.unanswered.values()),
+        "retransmitted_bytes": stats.retransmitted_bytes,
+        "out_of_order": stats.out_of_order,
+        "gaps": stats.gaps,
+        "gap_bytes": stats.gap_bytes,
+    }
+    obj_rows = [o.as_dict() for o in objects]
+    flow_rows = [f.as_dict() for f in reader.flows]
+    if fmt == "json":
+        json.dump({"totals": totals, "flows": flow_rows, "objects": obj_rows}, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return len(obj_rows)
+    for row in flow_rows:
+        row["first"] = _time(row["first_time"])
+        row["last"] = _time(row["last_time"])
+    flow_cols = ["index", "flow", "first", "last", "packets", "bytes_to_device", "bytes_from_device", "frames"]
+    flow_cols += ["errors", "gaps", "retransmitted_bytes"]
+    if flow_rows:
+        emit(flow_rows, flow_cols, "table", out)
+        out.write("\n")
+    obj_cols = ["id", "name", "requests", "answers", "unsolicited", "unanswered", "errors"]
+    obj_cols += ["latency_min_ms", "latency_avg_ms", "latency_max_ms"]
+    if obj_rows:
+        emit(obj_rows, obj_cols, "table", out)
+        out.write("\n")
+    out.write(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()) + "\n")
+    return len(obj_rows)
+
+
+@click.command(name="read-pcap")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--port", type=click.IntRange(1, 65535), default=8899, show_default=True, help="The device's TCP port.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON: a list of events, or the summary as an object.")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="GLOB",
+    help="Only these OIDs: a name, a pattern with * and ? (brackets are literal) or an id; repeatable.",
+)
+@click.option("--summary", is_flag=True, help="Per OID counts, errors and request→answer latency, and per connection.")
+@click.option("--noise", is_flag=True, help="Also list the bytes between frames.")
+def read_pcap(file: str, port: int, as_json: bool, names: tuple[str, ...], summary: bool, noise: bool) -> None:
+    """Decode the conversations with a device in a capture (pcap or pcapng; '-' reads stdin).
+
+    Every TCP connection with the port is put back together per direction (in order, without
+    retransmissions; holes are shown as gaps) and decoded. Each frame is shown with its time (UTC),
+    connection, direction, command, OID, name, decoded value and flags: crc mismatch, bad payload,
+    unknown oid, unsolicited answer (no earlier request for it), wrong direction, keep-alive,
+    extension, gap. Answers show how long after their request they came.
+
+    Reads what tcpdump, Wireshark and tshark write: Ethernet, Linux cooked (-i any), loopback and
+    raw IP captures, IPv4 and IPv6. A file that ends inside a packet (a capture still being
+    written) is decoded up to there, with a warning. Needs the pcap extra: pip install 'rctclient[pcap]'.
+
+    \b
+    Examples:
+      tcpdump -i any -w inverter.pcap 'tcp port 8899'
+      rctclient read-pcap inverter.pcap
+      rctclient read-pcap inverter.pcapng --name 'battery.*' --summary
+      rctclient read-pcap --json --name battery.soc inverter.pcap | jq '.[].value'
+      tcpdump -i eth0 -U -w - 'tcp port 8899' | rctclient read-pcap -
+    """
+    try:
+        from ...pcap import CaptureError, read_capture  # noqa: PLC0415
+
+        oids = _oids(names)
+        source: Any = sys.stdin.buffer if file == "-" else file
+        reader = read_capture(source, port, report_noise=noise, flow_stats=summary)
+    except ModuleNotFoundError as exc:
+        raise CliError(str(exc), EXIT_ERROR) from None
+    except CaptureError as exc:
+        raise CliError(f"{file}: {exc}", EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        raise CliError(f"{file}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+    fmt = "json" if as_json else "table"
+    out = sys.stdout
+    try:
+        with reader:
+            if summary:
+                _print_summary(reader, oids, fmt, out)
+            else:
+                _print_timeline(reader, oids, fmt, out)
+            out.flush()
+    except CaptureError as exc:
+        raise CliError(f"{file}: {exc}", EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # `| head`: stop quietly
+            sys.stderr.close()
+            sys.exit(0)
+        raise CliError(f"{file}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+    stats = reader.stats
+    for warning in stats.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    if not stats.flows:
+        hint = ""
+        if stats.other_ports:
+            ports = ", ".join(str(p) for p, _ in stats.other_ports.most_common(5))
+            hint = f"; TCP ports seen: {ports} (use --port)"
+        click.echo(f"no TCP traffic on port {port} in {stats.packets} packets{hint}", err=True)
+    if stats.error:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+COMMANDS = [read_pcap]
