@@ -1,0 +1,677 @@
+"""The simulator's asyncio server: connections, request handling, the shared bus and fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import struct
+import threading
+import time
+from binascii import crc_hqx
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..describe import describe_event
+from ..exceptions import PayloadDecodeError
+from ..frame import CRCMismatch, Extension, Frame, FrameDecoder, Garbage, KeepAlive, make_frame
+from ..registry import REGISTRY, ObjectInfo
+from ..types import Command, DataType
+from ..utils import decode_value
+from .clock import Clock
+from .config import ConfigError, FaultProfile, SimulatorConfig, load_config, load_snapshot
+from .model import DeviceModel, ModelError
+
+__all__ = ["Counters", "Simulator", "SimulatorThread"]
+
+log = logging.getLogger("rctclient.simulator")
+
+#: Largest request payload waited for; anything promising more is garbage (caps the input buffer).
+MAX_REQUEST_PAYLOAD = 1024
+#: A client that does not read its answers is dropped once this many bytes wait for it.
+MAX_WRITE_BUFFER = 1 << 20
+#: READ_PERIODICALLY registrations per device.
+MAX_PERIODIC = 64
+_SHORT_MAX = 0xFF
+_UNSOLICITED_NAMES = (
+    "battery.soc",
+    "g_sync.p_ac_grid_sum_lp",
+    "g_sync.p_ac_load_sum_lp",
+    "dc_conv.dc_conv_struct[0].p_dc",
+    "g_sync.p_acc_lp",
+    "db.temp1",
+)
+
+
+@dataclass
+class Counters:
+    """What the simulator saw and did. ``faults`` counts injected faults by kind."""
+
+    connections: int = 0
+    requests: int = 0
+    answers: int = 0
+    periodic_answers: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    unknown_oid: int = 0
+    unknown_address: int = 0
+    bad_frames: int = 0
+    bad_writes: int = 0
+    silenced: int = 0
+    ignored: int = 0
+    slow_clients_dropped: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def fault(self, kind: str) -> None:
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
+
+
+def _frame_bytes(command: int, oid: int, payload: bytes, address: int, crc_xor: int = 0) -> bytes:
+    """Like make_frame, with a CRC that can be made wrong on purpose."""
+    if not crc_xor:
+        return make_frame(command, oid, payload, address)
+    plant = Command.is_plant(command)
+    length = len(payload) + (8 if plant else 4)
+    head = struct.pack(">BH" if Command.is_long(command) else ">BB", command, length)
+    body = head + (struct.pack(">II", address, oid) if plant else struct.pack(">I", oid)) + payload
+    crc = crc_hqx(body + (b"\0" if len(body) & 1 else b""), 0xFFFF) ^ crc_xor
+    body += struct.pack(">H", crc)
+    return b"+" + body.replace(b"-", b"--").replace(b"+", b"-+")
+
+
+class _Bus:
+    """Who hears an answer: every connection (shared bus) or only the one that asked."""
+
+    __slots__ = ("conns", "pending")
+
+    def __init__(self) -> None:
+        self.conns: set[_Connection] = set()
+        # answers being prepared: [bytes, timer handle or None]
+        self.pending: list[list[Any]] = []
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.decoder = FrameDecoder(max_payload=MAX_REQUEST_PAYLOAD)
+        self.bus = sim._shared if sim._shared is not None else _Bus()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.bus.conns.add(self)
+        self.sim._conns.add(self)
+        self.sim.counters.connections += 1
+        log.debug("%s connected", self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.bus.conns.discard(self)
+        self.sim._conns.discard(self)
+        if self.sim._shared is None:
+            for entry in self.bus.pending:
+                if entry[1] is not None:
+                    entry[1].cancel()
+            self.bus.pending.clear()
+        for regs in self.sim._periodic.values():
+            for conns in regs.values():
+                conns.discard(self)
+        log.debug("%s disconnected", self.peer)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def data_received(self, data: bytes) -> None:
+        sim = self.sim
+        sim.counters.bytes_in += len(data)
+        decoder = self.decoder
+        decoder.feed(data)
+        handle = sim._handle
+        while True:
+            event = decoder.next_event()
+            if not event:
+                break
+            if type(event) is Frame:
+                handle(self, event)
+            elif isinstance(event, CRCMismatch | Garbage):
+                sim.counters.bad_frames += 1
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s ignored: %s", self.peer, describe_event(event).text or event)
+            elif isinstance(event, KeepAlive | Extension):
+                pass  # accepted and ignored, as the devices do
+        sim._flush(self.bus)
+
+    def send(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            self.sim.counters.slow_clients_dropped += 1
+            log.info("%s does not read its answers: dropped", self.peer)
+            transport.abort()
+            return
+        transport.write(data)
+        self.sim.counters.bytes_out += len(data)
+
+
+class Simulator:
+    """An RCT Power device (or a plant of them) on a TCP port.
+
+    ``async with Simulator(port=0, seed=1, faults="ideal") as sim:`` starts it; ``sim.port`` is the
+    port the OS picked; ``sim.model`` is the (first) device's :class:`DeviceModel`; ``sim.counters``
+    counts requests, answers and injected faults.
+
+    :param host: address to listen on; 127.0.0.1 by default (the protocol has no security at all).
+    :param port: TCP port, 0 for any free one.
+    :param seed: everything random (model values, faults) derives from it (default 1, or the config's).
+    :param faults: a profile name (``ideal``, ``realistic``, ``hostile``) or a :class:`FaultProfile`.
+    :param clock: the device time (default: real time); freeze or accelerate it in tests.
+    :param shared_bus: every answer goes to all connected clients, like the real Wi-Fi module.
+    :param plant: the number of devices (PLANT commands address them; ``sim.addresses``).
+    :param config: a :class:`SimulatorConfig` or the path of a TOML file; explicit arguments win.
+    :param snapshot: a path of a JSON snapshot or a mapping of name -> value, served as fixed values.
+    :param night_silent: answer nothing while the first device's solar power is 0.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        faults: str | FaultProfile | None = None,
+        clock: Clock | None = None,
+        shared_bus: bool | None = None,
+        plant: int | None = None,
+        config: SimulatorConfig | str | Path | None = None,
+        snapshot: str | Path | dict[str, Any] | None = None,
+        night_silent: bool | None = None,
+    ) -> None:
+        cfg = load_config(config) if isinstance(config, str | Path) else (config or SimulatorConfig())
+        self.host = host
+        self.port = port
+        self.seed = seed if seed is not None else (cfg.seed if cfg.seed is not None else 1)
+        if faults is None:
+            faults = cfg.faults or "ideal"
+        self.faults = FaultProfile.named(faults) if isinstance(faults, str) else faults
+        self.clock = clock or Clock()
+        self.shared_bus = (
+            shared_bus if shared_bus is not None else (cfg.shared_bus if cfg.shared_bus is not None else True)
+        )
+        self.night_silent = cfg.night_silent if night_silent is None else night_silent
+        count = plant if plant is not None else (cfg.plant or 1)
+        if count < 1:
+            raise ConfigError("a plant has at least one device")
+        if cfg.addresses and plant in (None, len(cfg.addresses)):
+            addresses = list(cfg.addresses)
+        else:
+            addresses = [0x2000_0000 + (self.seed % 0x10000) * 0x100 + i + 1 for i in range(count)]
+        self.addresses = addresses
+        self.devices = [
+            DeviceModel(seed=self.seed, clock=self.clock, address=a, index=i, params=cfg.params)
+            for i, a in enumerate(addresses)
+        ]
+        self._by_address = {d.address: d for d in self.devices}
+        try:
+            if cfg.values:
+                self.devices[0].update(cfg.values, fixed=True)
+            for address, values in cfg.device_values.items():
+                device = self._by_address.get(address)
+                if device is None:
+                    raise ConfigError(f"config: [[plant.device]] address 0x{address:X} is not in the plant")
+                device.update(values, fixed=True)
+            if snapshot is not None:
+                values = load_snapshot(snapshot) if isinstance(snapshot, str | Path) else snapshot
+                self.devices[0].update(values, fixed=True)
+        except ModelError as exc:
+            raise ConfigError(str(exc)) from None
+        self.counters = Counters()
+        self._rng = random.Random(self.seed)
+        self._shared: _Bus | None = _Bus() if self.shared_bus else None
+        self._conns: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._silent = False
+        self._silent_until = 0.0
+        # per device: (object id, plant address or None) -> connections that asked
+        self._periodic: dict[int, dict[tuple[int, int | None], set[_Connection]]] = {
+            d.address: {} for d in self.devices
+        }
+        self._periodic_wake: asyncio.Event | None = None  # created in start(), on the loop
+        self._tasks: list[asyncio.Task[None]] = []
+        self._verbose = log.isEnabledFor(logging.INFO)
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def model(self) -> DeviceModel:
+        """The first device (the one that answers the non-PLANT commands)."""
+        return self.devices[0]
+
+    def device(self, address: int) -> DeviceModel:
+        return self._by_address[address]
+
+    async def start(self) -> None:
+        """Start listening (on the same port again after :meth:`stop`)."""
+        if self._server is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._verbose = log.isEnabledFor(logging.INFO)
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.host, self.port, reuse_address=True, backlog=512
+        )
+        sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+        self._periodic_wake = asyncio.Event()
+        self._tasks = [loop.create_task(self._periodic_loop(d)) for d in self.devices]
+        log.info(
+            "listening on %s:%d (%d device%s)", self.host, self.port, len(self.devices), "s"[: len(self.devices) > 1]
+        )
+
+    async def stop(self) -> None:
+        """Close the listener and every connection (the model keeps its state)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self.drop_connections()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if server is not None:
+            await server.wait_closed()
+
+    async def restart(self) -> None:
+        """Stop and start again on the same port (clients see their connections drop)."""
+        await self.stop()
+        await self.start()
+
+    def drop_connections(self) -> None:
+        """Close every client connection at once (the listener stays)."""
+        for conn in list(self._conns):
+            if conn.transport is not None:
+                conn.transport.abort()
+        for bus in [self._shared] if self._shared else []:
+            for entry in bus.pending:
+                if entry[1] is not None:
+                    entry[1].cancel()
+            bus.pending.clear()
+
+    def set_silent(self, silent: bool = True) -> None:
+        """Go silent (accept connections, answer nothing), as a device at night; False to wake up."""
+        self._silent = silent
+
+    @property
+    def silent(self) -> bool:
+        return self._is_silent()
+
+    def set_faults(self, faults: str | FaultProfile) -> None:
+        self.faults = FaultProfile.named(faults) if isinstance(faults, str) else faults
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- request handling ------------------------------------------------------------------------
+
+    def _is_silent(self) -> bool:
+        if self._silent:
+            return True
+        if self._silent_until and time.monotonic() < self._silent_until:
+            return True
+        if self.night_silent:
+            model = self.devices[0]
+            return bool(
+                model.get("dc_conv.dc_conv_struct[0].p_dc") <= 0 and model.get("dc_conv.dc_conv_struct[1].p_dc") <= 0
+            )
+        return False
+
+    def _handle(self, conn: _Connection, frame: Frame) -> None:
+        counters = self.counters
+        counters.requests += 1
+        command = frame.command
+        if self._verbose:
+            self._log_frame(conn.peer, ">", frame)
+        if Command.is_response(command):
+            counters.ignored += 1
+            return
+        if Command.is_plant(command):
+            device = self._by_address.get(frame.address)
+            if device is None:
+                counters.unknown_address += 1
+                log.info("%s address 0x%08X is not in the plant: no answer", conn.peer, frame.address)
+                return
+            address: int | None = frame.address
+        else:
+            device = self.devices[0]
+            address = None
+        try:
+            info = REGISTRY.get_by_id(frame.id)
+        except KeyError:
+            counters.unknown_oid += 1
+            log.info("%s unknown OID 0x%08X: no answer", conn.peer, frame.id)
+            return
+        faults = self.faults
+        if faults.silence and self._rng.random() < faults.silence:
+            low, high = faults.silence_duration
+            self._silent_until = time.monotonic() + self._rng.uniform(low, high)
+            counters.fault("silence")
+        if self._is_silent():
+            counters.silenced += 1
+            return
+        if faults.interrupt:
+            self._interrupt(conn.bus)
+        if Command.is_write(command):
+            payload = self._write(conn, device, info, frame)
+            if payload is None:
+                return
+            if faults.write_unanswered and self._rng.random() < faults.write_unanswered:
+                counters.fault("write_unanswered")
+                return
+        else:
+            if command in (Command.READ_PERIODICALLY, Command.PLANT_READ_PERIODICALLY):
+                self._register(conn, device, info, address)
+            try:
+                payload = device.encode(info)
+            except (ValueError, ModelError) as exc:  # a fixed value that does not encode
+                log.warning("%s cannot encode %s: %s", conn.peer, info.name, exc)
+                return
+        self._answer(conn.bus, info.object_id, payload, address)
+
+    def _write(self, conn: _Connection, device: DeviceModel, info: ObjectInfo, frame: Frame) -> bytes | None:
+        data_type = info.request_data_type
+        try:
+            if data_type >= DataType.TIMESERIES:
+                raise PayloadDecodeError(f"{info.name} cannot be written", data_type, frame.data)
+            value = decode_value(data_type, frame.data)
+        except (PayloadDecodeError, ValueError) as exc:
+            self.counters.bad_writes += 1
+            log.info("%s write to %s not stored: %s", conn.peer, info.name, exc)
+            return None
+        if info.response_data_type in (DataType.TIMESERIES, DataType.EVENT_TABLE):
+            assert isinstance(value, int)
+            return device.encode_history(info, value)
+        try:
+            device.write(info, value)
+        except (ModelError, ValueError) as exc:
+            self.counters.bad_writes += 1
+            log.info("%s write to %s not stored: %s", conn.peer, info.name, exc)
+            return None
+        if info.name == "pas.period" and value == 0:
+            self._periodic[device.address].clear()
+        return device.encode(info)
+
+    def _register(self, conn: _Connection, device: DeviceModel, info: ObjectInfo, address: int | None) -> None:
+        regs = self._periodic[device.address]
+        key = (info.object_id, address)
+        if key not in regs and len(regs) >= MAX_PERIODIC:
+            log.info("%s READ_PERIODICALLY list full (%d): %s not added", conn.peer, MAX_PERIODIC, info.name)
+            return
+        regs.setdefault(key, set()).add(conn)
+        if self._periodic_wake is not None:
+            self._periodic_wake.set()
+
+    async def _periodic_loop(self, device: DeviceModel) -> None:
+        regs = self._periodic[device.address]
+        wake = self._periodic_wake
+        assert wake is not None
+        due: float | None = None
+        while True:
+            period = device.get("pas.period")
+            if not regs or period <= 0:
+                due = None
+                wake.clear()
+                await wake.wait()
+                continue
+            now = self.clock.now()
+            if due is None or due < now - period:
+                due = now + period
+            await self.clock.sleep_until(due)
+            due += period
+            if self._is_silent():
+                continue
+            for (oid, address), conns in list(regs.items()):
+                info = REGISTRY.get_by_id(oid)
+                try:
+                    payload = device.encode(info)
+                except (ValueError, ModelError):
+                    continue
+                if self._shared is not None:
+                    self._answer(self._shared, oid, payload, address, periodic=True)
+                else:
+                    for conn in list(conns):
+                        self._answer(conn.bus, oid, payload, address, periodic=True)
+                for conn_bus in {c.bus for c in conns} if self._shared is None else ():
+                    self._flush(conn_bus)
+            if self._shared is not None:
+                self._flush(self._shared)
+
+    def _answer(self, bus: _Bus, oid: int, payload: bytes, address: int | None, periodic: bool = False) -> None:
+        """Build an answer, apply the faults and queue it on the bus."""
+        faults = self.faults
+        rng = self._rng
+        counters = self.counters
+        if faults.lost_answer and rng.random() < faults.lost_answer:
+            counters.fault("lost_answer")
+            return
+        if faults.truncated_payload and payload and rng.random() < faults.truncated_payload:
+            counters.fault("truncated_payload")
+            payload = payload[: rng.randrange(len(payload))]
+        crc_xor = 0
+        if faults.wrong_crc and rng.random() < faults.wrong_crc:
+            counters.fault("wrong_crc")
+            crc_xor = rng.randrange(1, 0x10000)
+        plant = address is not None
+        long_ = len(payload) + (8 if plant else 4) > _SHORT_MAX
+        if plant:
+            command = Command.PLANT_LONG_RESPONSE if long_ else Command.PLANT_RESPONSE
+        else:
+            command = Command.LONG_RESPONSE if long_ else Command.RESPONSE
+        data = _frame_bytes(command, oid, payload, address or 0, crc_xor)
+        if periodic:
+            counters.periodic_answers += 1
+        low, high = faults.latency
+        delay = rng.uniform(low, high) if high > 0 else 0.0
+        entry: list[Any] = [data, None]
+        if delay > 0 and self._loop is not None:
+            entry[1] = self._loop.call_later(delay, self._deliver, bus, entry)
+        bus.pending.append(entry)
+        if self._verbose:
+            self._log_frame("*" if self._shared is not None else next(iter(bus.conns), None), "<", data)
+        if faults.unsolicited and rng.random() < faults.unsolicited:
+            counters.fault("unsolicited")
+            name = _UNSOLICITED_NAMES[rng.randrange(len(_UNSOLICITED_NAMES))]
+            info = REGISTRY.get_by_name(name)
+            extra = make_frame(Command.RESPONSE, info.object_id, self.devices[0].encode(info))
+            bus.pending.append([extra, None])
+
+    def _interrupt(self, bus: _Bus) -> None:
+        """A request arrived: answers still being prepared may be cut off."""
+        if not bus.pending:
+            return
+        rng = self._rng
+        keep = []
+        for entry in bus.pending:
+            if rng.random() < self.faults.interrupt:
+                self.counters.fault("interrupt")
+                if entry[1] is not None:
+                    entry[1].cancel()
+                data = entry[0]
+                cut = data[: rng.randrange(1, len(data))]
+                for conn in list(bus.conns):
+                    conn.send(cut)
+            else:
+                keep.append(entry)
+        bus.pending[:] = keep
+
+    def _deliver(self, bus: _Bus, entry: list[Any]) -> None:
+        try:
+            bus.pending.remove(entry)
+        except ValueError:
+            return
+        self._send(bus, entry[0])
+
+    def _flush(self, bus: _Bus) -> None:
+        """Send the answers that have no latency (kept pending only while the burst was handled)."""
+        if not bus.pending:
+            return
+        ready = [e for e in bus.pending if e[1] is None]
+        if not ready:
+            return
+        bus.pending[:] = [e for e in bus.pending if e[1] is not None]
+        self._send(bus, b"".join(e[0] for e in ready), len(ready))
+
+    def _send(self, bus: _Bus, data: bytes, answers: int = 1) -> None:
+        self.counters.answers += answers
+        for conn in list(bus.conns):
+            conn.send(data)
+
+    # -- logging ---------------------------------------------------------------------------------
+
+    def _log_frame(self, peer: Any, direction: str, frame: Frame | bytes) -> None:
+        if isinstance(frame, bytes):
+            decoder = FrameDecoder()
+            decoder.feed(frame)
+            decoder.feed(b"")
+            event = decoder.next_event()
+            if not event:
+                return
+        else:
+            event = frame
+        d = describe_event(event)  # type: ignore[arg-type]
+        stamp = datetime.fromtimestamp(self.clock.now(), UTC).strftime("%H:%M:%S.%f")[:-3]
+        who = peer.peer if isinstance(peer, _Connection) else str(peer)
+        name = d.name or (f"0x{d.object_id:08X}" if d.object_id is not None else "")
+        address = f" @0x{d.address:08X}" if d.address is not None else ""
+        flags = f" [{', '.join(d.flags)}]" if d.flags else ""
+        log.info("%s %s %s %s%s %s %s%s", stamp, who, direction, d.command or d.kind, address, name, d.text, flags)
+
+
+class SimulatorThread:
+    """A :class:`Simulator` running in a background thread, for synchronous code.
+
+    ``with SimulatorThread(port=0, seed=1, faults="ideal") as sim:`` — the same arguments as
+    :class:`Simulator`; ``sim.port``, ``sim.model``, ``sim.counters``, ``sim.set_silent()``,
+    ``sim.restart()``, ``sim.drop_connections()``, ``sim.stop()``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.simulator = Simulator(**kwargs)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped: asyncio.Event | None = None
+
+    @property
+    def port(self) -> int:
+        return self.simulator.port
+
+    @property
+    def host(self) -> str:
+        return self.simulator.host
+
+    @property
+    def model(self) -> DeviceModel:
+        return self.simulator.model
+
+    @property
+    def counters(self) -> Counters:
+        return self.simulator.counters
+
+    @property
+    def devices(self) -> list[DeviceModel]:
+        return self.simulator.devices
+
+    @property
+    def addresses(self) -> list[int]:
+        return self.simulator.addresses
+
+    def start(self) -> SimulatorThread:
+        if self._thread is not None:
+            return self
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="rctclient-simulator", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._thread.join()
+            self._thread = None
+            raise error
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stopped = asyncio.Event()
+            try:
+                await self.simulator.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            try:
+                await self._stopped.wait()
+            finally:
+                await self.simulator.stop()
+
+        asyncio.run(main())
+
+    def call(self, func: Callable[[], Any]) -> Any:
+        """Run ``func`` on the simulator's event loop and return its result (a coroutine is awaited)."""
+        loop = self._loop
+        if loop is None or self._thread is None:
+            raise RuntimeError("the simulator thread is not running")
+
+        async def run() -> Any:
+            result = func()
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+
+    def set_silent(self, silent: bool = True) -> None:
+        self.simulator.set_silent(silent)
+
+    def set_faults(self, faults: str | FaultProfile) -> None:
+        self.call(lambda: self.simulator.set_faults(faults))
+
+    def drop_connections(self) -> None:
+        self.call(self.simulator.drop_connections)
+
+    def restart(self) -> None:
+        self.call(self.simulator.restart)
+
+    def stop(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        thread.join(timeout=30)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> SimulatorThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
