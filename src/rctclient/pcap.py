@@ -296,17 +296,21 @@ class _Prefixed:
         self._prefix = prefix
         self._f = f
         self.name = getattr(f, "name", "<capture>")
+        #: A read came back shorter than asked for, but not empty: the file ends inside a record.
+        self.short = False
 
     def read(self, n: int = -1) -> bytes:
         if not self._prefix:
-            return self._f.read(n)
-        if n < 0:
+            data = self._f.read(n)
+        elif n < 0:
             data, self._prefix = self._prefix + self._f.read(), b""
-            return data
-        head, self._prefix = self._prefix[:n], self._prefix[n:]
-        if len(head) < n:
-            head += self._f.read(n - len(head))
-        return head
+        else:
+            data, self._prefix = self._prefix[:n], self._prefix[n:]
+            if len(data) < n:
+                data += self._f.read(n - len(data))
+        if 0 < len(data) < n:
+            self.short = True
+        return data
 
 
 def _link_name(link: int) -> str:
@@ -324,18 +328,21 @@ def _open_records(f: IO[bytes], stats: CaptureStats) -> Iterator[tuple[float, in
         return _pcapng_records(magic, f, stats, dpkt)
     if magic not in _PCAP_MAGICS:
         raise CaptureError(f"not a pcap or pcapng file (it starts with 0x{magic.hex()})")
+    source = _Prefixed(magic, f)
     try:
-        reader = dpkt.pcap.Reader(_Prefixed(magic, f))
+        reader = dpkt.pcap.Reader(source)
     except (dpkt.UnpackError, ValueError):
         raise CaptureError("pcap file header cut short") from None
     link = reader.datalink() & 0xFFFF  # the upper bits say whether there is an FCS
     if link not in _SUPPORTED_LINKS:
         raise CaptureError(f"unsupported link type {_link_name(link)}")
     stats.link_type = link
-    return _pcap_records(reader, link, stats, dpkt)
+    return _pcap_records(reader, source, link, stats, dpkt)
 
 
-def _pcap_records(reader: Any, link: int, stats: CaptureStats, dpkt: ModuleType) -> Iterator[tuple[float, int, bytes]]:
+def _pcap_records(
+    reader: Any, source: _Prefixed, link: int, stats: CaptureStats, dpkt: ModuleType
+) -> Iterator[tuple[float, int, bytes]]:
     it = iter(reader)
     while True:
         try:
@@ -345,6 +352,8 @@ def _pcap_records(reader: Any, link: int, stats: CaptureStats, dpkt: ModuleType)
         except dpkt.UnpackError:  # a record header cut off
             stats.truncated = True
             return
+        if source.short:  # the packet is cut off: still worth decoding what there is of it
+            stats.truncated = True
         yield float(ts), link, data
 
 
@@ -686,6 +695,10 @@ class CaptureReader:
                 self._close(key)  # a new connection on the same ports
                 conn = None
         if conn is None:
+            if not payload and not flags & _TCP_SYN:
+                # the last ACK of a closed connection, or a connection whose data we never see
+                stats.skipped += 1
+                return
             stats.flows += 1
             flow = Flow(stats.flows, key[0], key[1], key[2], key[3])
             conn = _Conn(flow, self._new_decoder, time, self._flow_stats)

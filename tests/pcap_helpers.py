@@ -1,0 +1,137 @@
+"""Build capture files from known byte streams, for the tests of :mod:`rctclient.pcap`.
+
+Packets are built by hand (IPv4/IPv6, TCP and the link layers) so that the reader's use of dpkt is
+checked against independently made bytes; the files are written with dpkt's writers and, for the
+cases they do not cover, by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import struct
+from dataclasses import dataclass, field
+
+import dpkt
+import dpkt.pcapng
+
+SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
+ETHERNET, NULL, RAW, LOOP, SLL, SLL2 = 1, 0, 101, 108, 113, 276
+
+
+def tcp_ip(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes) -> bytes:
+    """An IPv4 or IPv6 packet with a TCP segment (checksums left zero: captures often have them wrong)."""
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq % (1 << 32), ack % (1 << 32), 5 << 4, flags, 65535, 0, 0)
+    a, b = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    body = tcp + payload
+    if a.version == 4:
+        head = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64, 6, 0, a.packed, b.packed)
+        return head + body
+    return struct.pack(">IHBB16s16s", 6 << 28, len(body), 6, 64, a.packed, b.packed) + body
+
+
+def link(linktype: int, ip: bytes) -> bytes:
+    v6 = ip[0] >> 4 == 6
+    ethertype = 0x86DD if v6 else 0x0800
+    if linktype == ETHERNET:
+        return b"\x02\x00\x00\x00\x00\x01" + b"\x02\x00\x00\x00\x00\x02" + struct.pack(">H", ethertype) + ip
+    if linktype == NULL:  # host byte order (little-endian here); BSD's AF_INET6 is 24, 28 or 30
+        return struct.pack("<I", 30 if v6 else 2) + ip
+    if linktype == LOOP:  # network byte order
+        return struct.pack(">I", 24 if v6 else 2) + ip
+    if linktype == SLL:
+        return struct.pack(">HHH8sH", 0, 1, 6, b"\x02\x00\x00\x00\x00\x01\x00\x00", ethertype) + ip
+    if linktype == SLL2:
+        return struct.pack(">HHIHBB8s", ethertype, 0, 1, 1, 0, 6, b"\x02\x00\x00\x00\x00\x01\x00\x00") + ip
+    return ip
+
+
+@dataclass
+class Conv:
+    """One TCP connection between a client and a device; records packets in the order they are made."""
+
+    client: str = "10.0.0.2"
+    client_port: int = 50000
+    device: str = "10.0.0.1"
+    device_port: int = 8899
+    client_isn: int = 1000
+    device_isn: int = 700000
+    time: float = 1700000000.0
+    packets: list[tuple[float, bytes]] = field(default_factory=list)  # (time, IP packet)
+
+    def __post_init__(self) -> None:
+        self.c_next = self.client_isn + 1  # next sequence number the client sends
+        self.d_next = self.device_isn + 1
+
+    def _add(self, to_device: bool, seq: int, flags: int, payload: bytes, dt: float) -> tuple[float, bytes]:
+        self.time += dt
+        if to_device:
+            ip = tcp_ip(self.client, self.device, self.client_port, self.device_port, seq, self.d_next, flags, payload)
+        else:
+            ip = tcp_ip(self.device, self.client, self.device_port, self.client_port, seq, self.c_next, flags, payload)
+        pkt = (self.time, ip)
+        self.packets.append(pkt)
+        return pkt
+
+    def handshake(self) -> None:
+        self._add(True, self.client_isn, SYN, b"", 0.001)
+        self._add(False, self.device_isn, SYN | ACK, b"", 0.001)
+        self._add(True, self.c_next, ACK, b"", 0.001)
+
+    def send(self, to_device: bool, data: bytes, *, chunks: list[int] | None = None, dt: float = 0.001) -> list[int]:
+        """Send ``data`` in segments of the sizes ``chunks`` (one segment by default); returns their packet indexes."""
+        sizes = chunks or [len(data)]
+        indexes = []
+        pos = 0
+        for size in sizes:
+            part = data[pos : pos + size]
+            seq = (self.c_next if to_device else self.d_next) + pos
+            self._add(to_device, seq, PSH | ACK, part, dt)
+            indexes.append(len(self.packets) - 1)
+            pos += size
+        assert pos == len(data), "chunks must add up to the data"
+        if to_device:
+            self.c_next += len(data)
+        else:
+            self.d_next += len(data)
+        return indexes
+
+    def close(self) -> None:
+        self._add(True, self.c_next, FIN | ACK, b"", 0.001)
+        self.c_next += 1
+        self._add(False, self.d_next, FIN | ACK, b"", 0.001)
+        self.d_next += 1
+        self._add(True, self.c_next, ACK, b"", 0.001)
+
+
+def pcap_bytes(packets: list[tuple[float, bytes]], linktype: int = ETHERNET, *, nano: bool = False) -> bytes:
+    """A pcap file (dpkt's writer) of IP ``packets`` wrapped in ``linktype``."""
+    buf = io.BytesIO()
+    writer = dpkt.pcap.Writer(buf, snaplen=65535, linktype=linktype, nano=nano)
+    for t, ip in packets:
+        writer.writepkt(link(linktype, ip), t)
+    return buf.getvalue()
+
+
+def pcap_bytes_cut(packets: list[tuple[float, bytes]], snaplen: int) -> bytes:
+    """A big-endian pcap file (by hand) whose records keep at most ``snaplen`` bytes of each Ethernet frame."""
+    out = [struct.pack(">IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, ETHERNET)]
+    for t, ip in packets:
+        frame = link(ETHERNET, ip)
+        kept = frame[:snaplen]
+        out.append(struct.pack(">IIII", int(t), round(t % 1 * 1e6), len(kept), len(frame)) + kept)
+    return b"".join(out)
+
+
+def pcapng_bytes(packets: list[tuple[float, bytes, int]], linktypes: list[int]) -> bytes:
+    """A pcapng file (dpkt's writer) with one interface per link type; packets are (time, IP, interface)."""
+    buf = io.BytesIO()
+    idbs = [dpkt.pcapng.InterfaceDescriptionBlockLE(snaplen=65535, linktype=lt) for lt in linktypes]
+    writer = dpkt.pcapng.Writer(buf, idb=idbs)
+    for t, ip, iface in packets:
+        ts = round(t * 1e6)
+        epb = dpkt.pcapng.EnhancedPacketBlockLE(
+            iface_id=iface, ts_high=ts >> 32, ts_low=ts & 0xFFFFFFFF, pkt_data=link(linktypes[iface], ip)
+        )
+        writer.writepkt(epb)
+    return buf.getvalue()
