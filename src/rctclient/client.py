@@ -245,6 +245,8 @@ class Client:
                     except OSError:
                         self._drop()
                         continue
+                if all(req.done for req in reqs):
+                    break
                 wake = core.next_wakeup(now)
                 wait = _MAX_WAIT if wake is None else min(_MAX_WAIT, max(0.0, wake - now))
                 readable, _, _ = select.select([sock], [], [], wait)

@@ -954,11 +954,16 @@ def write_op(plan: WritePlan, *, verify: bool = True, verify_attempts: int = 3, 
     result = _replace(base, read_back=read_back, verified=False)
     if got_value:
         raise WriteRefused(
-            f"{info.name}: wrote {plan.written!r} but the device holds {read_back!r}"
+            f"{info.name}: wrote {_fmt(plan.written)} but the device holds {_fmt(read_back)}"
             f" ({'answered' if answered else 'no answer to the write'})",
             result,
         )
     raise WriteNotVerified(f"{info.name}: the write could not be read back: {last_error}", result)
+
+
+def _fmt(value: Any) -> str:
+    """A value for a message: floats with single precision's 7 significant digits."""
+    return f"{value:.7g}" if isinstance(value, float) else repr(value)
 
 
 def _replace(result: WriteResult, **changes: Any) -> WriteResult:
