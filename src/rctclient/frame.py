@@ -104,9 +104,45 @@ def _escape(body: bytes | bytearray) -> bytes:
     return b"+" + body
 
 
-def _check_u32(what: str, value: int) -> None:
-    if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
-        raise FrameEncodeError(f"{what} must be an integer in 0..0xFFFFFFFF, got {value!r}")
+# Per command that can be sent: (command, header struct, is_plant, carries a payload, largest length).
+_BuildSpec = tuple[Command, struct.Struct, bool, bool, int]
+
+
+def _build_table() -> dict[int, _BuildSpec]:
+    table = {}
+    for info in _COMMANDS:
+        if info is not None:
+            cmd, len_size, _, plant = info
+            fmt = (">BH" if len_size == 2 else ">BB") + ("II" if plant else "I")
+            max_length = 0xFFFF if len_size == 2 else 0xFF
+            table[int(cmd)] = (cmd, struct.Struct(fmt), plant, not Command.is_read(cmd), max_length)
+    return table
+
+
+_BUILD: Final = _build_table()
+_pack_u16 = _U16.pack
+
+
+def _frame_error(command: object, id: object, payload: object, address: object, frame_type: object) -> FrameEncodeError:
+    """Explain why a frame cannot be built (the slow path of make_frame)."""
+    spec = _BUILD.get(command) if isinstance(command, int) else None
+    if spec is None:
+        return FrameEncodeError(f"cannot build a frame for command {command!r}")
+    cmd, _, plant, has_payload, max_length = spec
+    expected = FrameType.PLANT if plant else FrameType.STANDARD
+    if frame_type is not None and frame_type != expected:
+        name = frame_type.name if isinstance(frame_type, FrameType) else repr(frame_type)
+        return FrameEncodeError(f"command {cmd.name} needs frame type {expected.name}, not {name}")
+    for what, value in (("object id", id), ("address", address if plant else 0)):
+        if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+            return FrameEncodeError(f"{what} must be an integer in 0..0xFFFFFFFF, got {value!r}")
+    if has_payload and not isinstance(payload, bytes | bytearray | memoryview):
+        return FrameEncodeError(f"payload must be bytes, got {type(payload).__name__}")
+    size = len(payload) if has_payload else 0  # type: ignore[arg-type]
+    if size + expected <= max_length:
+        return FrameEncodeError(f"cannot build a {cmd.name} frame from id={id!r}, address={address!r}")
+    hint = "" if max_length == 0xFFFF else f"; use the LONG form of {cmd.name}"
+    return FrameEncodeError(f"payload of {size} bytes is too long for {cmd.name}{hint}")
 
 
 def make_frame(
@@ -129,36 +165,47 @@ def make_frame(
         sent, an ID or address outside 32 bits, a frame type that does not agree with the command
         or a payload too long for the command's length field.
     """
-    info = _COMMANDS[command] if isinstance(command, int) and 0 <= command <= 0xFF else None
-    if info is None:
-        raise FrameEncodeError(f"cannot build a frame for command {command!r}")
-    cmd, len_size, _, plant = info
-    expected_type = FrameType.PLANT if plant else FrameType.STANDARD
-    if frame_type is None:
-        frame_type = expected_type
-    elif frame_type != expected_type:
-        raise FrameEncodeError(
-            f"command {cmd.name} needs frame type {expected_type.name}, not {FrameType(frame_type).name}"
-        )
-    _check_u32("object id", id)
-    if Command.is_read(cmd):
-        payload = b""
-    elif not isinstance(payload, bytes | bytearray | memoryview):
-        raise FrameEncodeError(f"payload must be bytes, got {type(payload).__name__}")
-    length = len(payload) + frame_type
-    if length > (0xFFFF if len_size == 2 else 0xFF):
-        hint = "" if len_size == 2 else f"; use the LONG form of {cmd.name}"
-        raise FrameEncodeError(f"payload of {len(payload)} bytes is too long for {cmd.name}{hint}")
-    if plant:
-        _check_u32("address", address)
-        head = struct.pack(">BHII" if len_size == 2 else ">BBII", cmd, length, address, id)
-    else:
-        head = struct.pack(">BHI" if len_size == 2 else ">BBI", cmd, length, id)
-    body = head + payload
+    spec = _BUILD.get(command)
+    if spec is None or (frame_type is not None and frame_type != (8 if spec[2] else 4)):
+        raise _frame_error(command, id, payload, address, frame_type)
+    cmd, header, plant, has_payload, max_length = spec
+    try:
+        if not has_payload:
+            # READ frames depend on command, id and address only, and pollers ask for the same ones
+            # over and over: keep the most recent ones.
+            key = (command, id, address) if plant else (command, id)
+            frame = _READ_FRAMES.get(key)
+            if frame is not None:
+                return frame
+            body = header.pack(cmd, 8 if plant else 4, address, id) if plant else header.pack(cmd, 4, id)
+            frame = _finish(body)
+            if len(_READ_FRAMES) >= _READ_FRAMES_MAX:
+                _READ_FRAMES.clear()
+            _READ_FRAMES[key] = frame
+            return frame
+        else:
+            length = len(payload) + (8 if plant else 4)
+            if length > max_length or not isinstance(payload, bytes | bytearray | memoryview):
+                raise _frame_error(command, id, payload, address, frame_type)
+            body = (header.pack(cmd, length, address, id) if plant else header.pack(cmd, length, id)) + payload
+    except (struct.error, TypeError):
+        raise _frame_error(command, id, payload, address, frame_type) from None
+    return _finish(body)
+
+
+_READ_FRAMES: dict[tuple[int, ...], bytes] = {}
+_READ_FRAMES_MAX: Final = 4096
+
+
+def _finish(body: bytes) -> bytes:
+    """Append the CRC, escape, prefix the start token."""
     crc = crc_hqx(body, 0xFFFF)
     if len(body) & 1:
         crc = crc_hqx(b"\x00", crc)
-    return _escape(body + _U16.pack(crc))
+    body += _pack_u16(crc)
+    if b"-" in body or b"+" in body:
+        return b"+" + body.replace(b"-", b"--").replace(b"+", b"-+")
+    return b"+" + body
 
 
 class SendFrame:
@@ -322,6 +369,14 @@ def _parse_at(buf: bytes | bytearray, j: int, end: int) -> _Parsed:
             if received == calc:
                 return (_FRAME, e, cmd, address, oid, payload, False)
             return (_CRC, e, cmd, address, oid, payload, received, calc)
+        elif e > end:
+            # Incomplete, and the literal reading cannot be complete either. Every '--' in what has
+            # arrived is one more wire byte, so the frame cannot end before e plus their number.
+            oid = -1
+            header_end = j + 1 + info[2]
+            if header_end <= end and buf.find(b"-", p, header_end) == -1:
+                oid = _unpack_u32(buf, header_end - 4)[0]
+            return (_NEED, e + buf.count(b"--", p, end), oid, length - min_length, c)
     else:
         head, wire = _unescape(buf, j + 1, end, 1 + len_size)
         if head is None:
@@ -695,7 +750,7 @@ class FrameDecoder:
                     self._noise(pos, j)
                     pos = j
                     continue
-                # Fast path: a frame without escapes, complete and with a good CRC.
+                # Fast path: a complete frame with a good CRC whose length field is not escaped.
                 if j + 3 < end:
                     info = commands[buf[j + 1]]
                     if info is not None:
@@ -706,38 +761,49 @@ class FrameDecoder:
                             length = (buf[j + 2] << 8) | buf[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= end and length >= (8 if info[3] else 4) and find(b"-", j + 2, e) == -1:
-                            n = e - 2
-                            if (n - j) & 1:  # even number of bytes from command to payload
-                                ok = crc_hqx(buf[j + 1 : e], 0xFFFF) == 0
-                            else:
-                                ok = crc_hqx(b"\x00", crc_hqx(buf[j + 1 : n], 0xFFFF)) == (buf[n] << 8) | buf[n + 1]
-                            if ok:
-                                frames += 1
-                                if info[3]:
-                                    append(
-                                        make(
-                                            info[0],
-                                            unpack(buf, head + 4)[0],
-                                            unpack(buf, head)[0],
-                                            buf[head + 8 : n],
-                                            start + j,
-                                            e - j,
-                                        )
-                                    )
+                        if e <= end and length >= (8 if info[3] else 4):
+                            if find(b"-", j + 2, e) == -1:
+                                n = e - 2
+                                if (n - j) & 1:  # even number of bytes from command to payload
+                                    ok = crc_hqx(buf[j + 1 : e], 0xFFFF) == 0
                                 else:
-                                    append(
-                                        make(
-                                            info[0],
-                                            unpack(buf, head)[0],
-                                            0,
-                                            buf[head + 4 : n],
-                                            start + j,
-                                            e - j,
-                                        )
-                                    )
-                                pos = e
-                                continue
+                                    ok = crc_hqx(b"\x00", crc_hqx(buf[j + 1 : n], 0xFFFF)) == (buf[n] << 8) | buf[n + 1]
+                                if ok:
+                                    frames += 1
+                                    if info[3]:
+                                        address = unpack(buf, head)[0]
+                                        oid = unpack(buf, head + 4)[0]
+                                        payload = buf[head + 8 : n]
+                                    else:
+                                        address = 0
+                                        oid = unpack(buf, head)[0]
+                                        payload = buf[head + 4 : n]
+                                    append(make(info[0], oid, address, payload, start + j, e - j))
+                                    pos = e
+                                    continue
+                            elif buf[j + 2] != ESCAPE_TOKEN and (info[1] == 1 or buf[j + 3] != ESCAPE_TOKEN):
+                                # escapes after the length field: unescape, then the same checks
+                                body, wire_end = _unescape(buf, j + 1, end, e - j - 1)
+                                if body is not None:
+                                    n = len(body) - 2
+                                    if n & 1:
+                                        ok = crc_hqx(b"\x00", crc_hqx(body[:n], 0xFFFF)) == (body[n] << 8) | body[n + 1]
+                                    else:
+                                        ok = crc_hqx(body, 0xFFFF) == 0
+                                    if ok:
+                                        frames += 1
+                                        h = head - j - 1
+                                        if info[3]:
+                                            address = unpack(body, h)[0]
+                                            oid = unpack(body, h + 4)[0]
+                                            payload = body[h + 8 : n]
+                                        else:
+                                            address = 0
+                                            oid = unpack(body, h)[0]
+                                            payload = body[h + 4 : n]
+                                        append(make(info[0], oid, address, payload, start + j, wire_end - j))
+                                        pos = wire_end
+                                        continue
                 # Everything else: escapes, incomplete frames, bad frames.
                 self._pos = pos
                 waiting = not self._slow(j, end)

@@ -16,7 +16,7 @@ The module does no I/O besides reading its data file once, at import.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -123,6 +123,19 @@ def _format_id(object_id: object) -> str:
     return repr(object_id)
 
 
+class _Index(dict[object, "ObjectInfo"]):
+    """A dict of the objects looked up so far; ``missing(self, key)`` handles the rest."""
+
+    __slots__ = ("_missing",)
+
+    def __init__(self, missing: Callable[[dict[object, ObjectInfo], object], ObjectInfo]) -> None:
+        super().__init__()
+        self._missing = missing
+
+    def __missing__(self, key: object) -> ObjectInfo:
+        return self._missing(self, key)
+
+
 class Registry:
     """A validated, read-only collection of :class:`ObjectInfo`, indexed by object ID and by name.
 
@@ -133,7 +146,23 @@ class Registry:
     :class:`ObjectInfo`) work as expected.
     """
 
-    __slots__ = ("_by_id", "_by_name", "_name_max_length", "_objects", "_sorted_names", "_source")
+    __slots__ = (
+        "_by_id",
+        "_by_name",
+        "_name_max_length",
+        "_objects",
+        "_sorted_names",
+        "_source",
+        "get_by_id",
+        "get_by_name",
+    )
+
+    #: The OID with object ID ``id``; :class:`RegistryKeyError` (a ``KeyError``) if unknown.
+    #: (A bound ``dict.__getitem__``: a lookup costs about as much as a dictionary lookup.)
+    get_by_id: Callable[[int], ObjectInfo]
+    #: The OID called ``name``; :class:`RegistryKeyError` (a ``KeyError``) if unknown, with a
+    #: message that suggests close names.
+    get_by_name: Callable[[str], ObjectInfo]
 
     def __init__(self, objects: Iterable[ObjectInfo]) -> None:
         items = list(objects)
@@ -156,6 +185,7 @@ class Registry:
         self._name_max_length: int | None = None
         self._sorted_names: tuple[str, ...] | None = None
         self._source = "<objects>"
+        self._bind_lookups()
 
     @classmethod
     def from_tsv(cls, text: str, source: str = "<tsv>") -> Registry:
@@ -202,7 +232,14 @@ class Registry:
         self._name_max_length = None
         self._sorted_names = None
         self._source = source
+        self._bind_lookups()
         return self
+
+    def _bind_lookups(self) -> None:
+        # Lookups go straight to a dict of the objects already used; a miss (first use of an OID,
+        # or an unknown one) takes the slow path through ``__missing__``.
+        self.get_by_id = _Index(self._id_missing).__getitem__
+        self.get_by_name = _Index(self._name_missing).__getitem__
 
     def _materialize(self, object_id: int, row: str) -> ObjectInfo:
         obj = _parse_row(row, self._source)
@@ -214,29 +251,21 @@ class Registry:
 
     # -- lookups ---------------------------------------------------------------------------------
 
-    def get_by_id(self, id: int) -> ObjectInfo:
-        """The OID with object ID ``id``; :class:`RegistryKeyError` (a ``KeyError``) if unknown."""
-        try:
-            obj = self._by_id[id]
-        except (KeyError, TypeError):
-            raise RegistryKeyError(f"unknown object ID {_format_id(id)}") from None
-        if type(obj) is str:
-            return self._materialize(id, obj)
-        return obj  # type: ignore[return-value]
+    def _id_missing(self, index: dict[object, ObjectInfo], id: object) -> ObjectInfo:
+        entry = self._by_id.get(id) if isinstance(id, int) else None
+        if entry is None:
+            raise RegistryKeyError(f"unknown object ID {_format_id(id)}")
+        obj = self._materialize(id, entry) if isinstance(entry, str) else entry  # type: ignore[arg-type]
+        index[id] = obj
+        return obj
 
-    def get_by_name(self, name: str) -> ObjectInfo:
-        """The OID called ``name``.
-
-        Raises :class:`RegistryKeyError` (a ``KeyError``) if unknown; its message suggests close names.
-        """
-        try:
-            object_id = self._by_name[name]
-        except (KeyError, TypeError):
-            raise RegistryKeyError(self._unknown_name_message(name)) from None
-        obj = self._by_id[object_id]
-        if type(obj) is str:
-            return self._materialize(object_id, obj)
-        return obj  # type: ignore[return-value]
+    def _name_missing(self, index: dict[object, ObjectInfo], name: object) -> ObjectInfo:
+        object_id = self._by_name.get(name) if isinstance(name, str) else None
+        if object_id is None:
+            raise RegistryKeyError(self._unknown_name_message(name))
+        obj = self.get_by_id(object_id)
+        index[name] = obj
+        return obj
 
     def _unknown_name_message(self, name: object) -> str:
         message = f"unknown OID name {name!r}"
