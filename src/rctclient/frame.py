@@ -29,7 +29,6 @@ import struct
 from binascii import crc_hqx
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -440,8 +439,8 @@ class Frame(NamedTuple):
     ``offset`` is where its start token was in the stream (counting every byte fed to the decoder)
     and ``size`` how many bytes it took on the wire, escapes included.
 
-    Immutable like the other events; it is a named tuple rather than a frozen dataclass because
-    it is made once per frame on the decoder's hot path, where that is three times cheaper.
+    The events are immutable named tuples rather than frozen dataclasses: one is made per frame
+    on the decoder's hot path, where that is three times cheaper, and the module imports faster.
     """
 
     command: Command
@@ -468,8 +467,7 @@ class Frame(NamedTuple):
         return f"<Frame({self.command.name}{addr}, id=0x{self.id:08X}, data={self.data.hex()}, offset={self.offset})>"
 
 
-@dataclass(frozen=True, slots=True)
-class CRCMismatch:
+class CRCMismatch(NamedTuple):
     """Bytes that look like a frame but whose checksum does not match (the sender's fault).
 
     The fields are what the bytes say, for diagnosis; do not trust them. Decoding goes on at the
@@ -498,8 +496,7 @@ class GarbageReason(Enum):
     TRUNCATED = "truncated"
 
 
-@dataclass(frozen=True, slots=True)
-class Garbage:
+class Garbage(NamedTuple):
     """Bytes that are not part of any frame."""
 
     reason: GarbageReason
@@ -507,15 +504,13 @@ class Garbage:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class KeepAlive:
+class KeepAlive(NamedTuple):
     """The vendor's ``AT+\\r`` keep-alive."""
 
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Extension:
+class Extension(NamedTuple):
     """An EXTENSION frame (``+<`` and one more byte, as the vendor's app sends it); its meaning is unknown."""
 
     data: bytes
@@ -525,21 +520,59 @@ class Extension:
 Event = Frame | CRCMismatch | Garbage | KeepAlive | Extension
 
 
-@dataclass(slots=True)
 class DecoderStats:
     """Counters of a :class:`FrameDecoder`."""
 
-    bytes_in: int = 0
-    frames: int = 0
-    crc_errors: int = 0
-    garbage_bytes: int = 0
-    invalid_commands: int = 0
-    bad_lengths: int = 0
-    truncated: int = 0
-    keepalives: int = 0
-    extensions: int = 0
-    #: Good frames that only passed their CRC when read without escapes (a sender that does not escape).
-    unescaped_frames: int = 0
+    __slots__ = (
+        "bad_lengths",
+        "bytes_in",
+        "crc_errors",
+        "extensions",
+        "frames",
+        "garbage_bytes",
+        "invalid_commands",
+        "keepalives",
+        "truncated",
+        "unescaped_frames",
+    )
+
+    def __init__(self) -> None:
+        self.bytes_in = 0
+        self.frames = 0
+        self.crc_errors = 0
+        self.garbage_bytes = 0
+        self.invalid_commands = 0
+        self.bad_lengths = 0
+        self.truncated = 0
+        self.keepalives = 0
+        self.extensions = 0
+        #: Good frames that only passed their CRC when read without escapes (a sender that does not escape).
+        self.unescaped_frames = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in _STATS_ORDER}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DecoderStats) and self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return "DecoderStats(" + ", ".join(f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
+_STATS_ORDER = (
+    "bytes_in",
+    "frames",
+    "crc_errors",
+    "garbage_bytes",
+    "invalid_commands",
+    "bad_lengths",
+    "truncated",
+    "keepalives",
+    "extensions",
+    "unescaped_frames",
+)
 
 
 _tuple_new = tuple.__new__
