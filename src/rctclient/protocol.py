@@ -343,6 +343,10 @@ class ClientProtocol:
         self._active: dict[tuple[int, int], list[Request]] = {}  # sent at least once and not finished
         self._open: dict[int, Request] = {}  # every unfinished request
         self._next_burst = 0.0
+        # Congestion window: devices cut answers off when requests arrive while they answer, so
+        # after a lost or broken answer fewer requests go on the wire at once (halved), growing
+        # back by one per window of good answers (AIMD).
+        self.window = float(max_in_flight)
         self._cache: dict[tuple[int, int], _Cached] = {}
 
     # -- requests ---------------------------------------------------------------------------------
@@ -394,6 +398,8 @@ class ClientProtocol:
     def _retry_or_fail(self, req: Request, now: float, why: str) -> None:
         """The attempt failed: schedule a re-send if attempts and time are left, else fail the request."""
         self._inflight.pop(id(req), None)
+        if why != "connection":
+            self.window = max(1.0, self.window / 2.0)
         delay = self.retry_delay * (2 ** max(0, req.attempts - 1))
         delay = min(delay, 1.0) * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0))
         if req.attempts < req.max_attempts and now + delay < req.deadline:
@@ -440,7 +446,7 @@ class ClientProtocol:
         times = [req.attempt_deadline for req in self._inflight.values()]
         times += [req.retry_at for req in self._waiting.values()]
         times += [req.deadline for req in self._open.values() if req.deadline != math.inf]
-        if self.connected and len(self._inflight) < self.max_in_flight and any(not r.done for r in self._queue):
+        if self.connected and len(self._inflight) < int(self.window) and any(not r.done for r in self._queue):
             times.append(max(now, self._next_burst))
         return min(times) if times else None
 
@@ -467,7 +473,7 @@ class ClientProtocol:
         self.poll(now)
         if not self.connected or now < self._next_burst:
             return b""
-        room = self.max_in_flight - len(self._inflight)
+        room = int(self.window) - len(self._inflight)
         out: list[bytes] = []
         queue = self._queue
         while room > 0 and queue:
@@ -559,6 +565,7 @@ class ClientProtocol:
             stats.latency_total += req.latency
             stats.latency_last = req.latency
             stats.latency_max = max(stats.latency_max, req.latency)
+            self.window = min(float(self.max_in_flight), self.window + 1.0 / self.window)
             self._finish(req, _State.DONE)
         if not matched:
             self.stats.foreign_frames += 1
