@@ -516,6 +516,22 @@ def test_timeseries_dict_round_trip_bitwise(request: datetime, points: dict[date
     assert encode_value(DataType.TIMESERIES, decoded) == payload  # NaN included, bit for bit
 
 
+@given(timeseries_values)
+def test_timeseries_raw_columns_agree(series: Timeseries) -> None:
+    payload = encode_value(DataType.TIMESERIES, series)
+    header, stamps, values = utils.decode_timeseries_raw(payload)
+    assert header == int(series.request_timestamp.timestamp())
+    assert stamps == [int(p.timestamp.timestamp()) for p in series]
+    assert struct.pack(f">{len(values)}f", *values) == struct.pack(f">{len(series)}f", *(p.value for p in series))
+
+
+def test_timeseries_raw_strictness() -> None:
+    payload = struct.pack(">IIf", 1000, 900, 1.5) + b"\x01\x02"
+    with pytest.raises(PayloadDecodeError):
+        utils.decode_timeseries_raw(payload)
+    assert utils.decode_timeseries_raw(payload, strict=False) == (1000, [900], [1.5])
+
+
 @given(st.binary(max_size=100))
 def test_timeseries_lenient_never_crashes(payload: bytes) -> None:
     if len(payload) < 4:

@@ -56,6 +56,7 @@ __all__ = [
     "EncodableValue",
     "decode_event_table",
     "decode_timeseries",
+    "decode_timeseries_raw",
     "decode_value",
     "encode_value",
     "max_payload_size",
@@ -109,18 +110,16 @@ DecodedValue: TypeAlias = (
 # --------------------------------------------------------------------------------------------------
 
 
-def CRC16(data: Buffer) -> int:  # noqa: N802 - the historic, documented name
+def CRC16(data: Buffer, _crc: Callable[[Buffer, int], int] = crc_hqx) -> int:  # noqa: N802 - documented name
     """Return the frame checksum of ``data``.
 
     The checksum is CRC-CCITT (polynomial 0x1021, start value 0xFFFF, no reflection, no final XOR)
     over ``data`` followed by one zero byte when the length of ``data`` is odd, that is
     ``binascii.crc_hqx(data + pad, 0xFFFF)``. A memoryview must have byte-sized items.
+    (``_crc`` only binds ``crc_hqx`` as a local, which matters at this size; do not pass it.)
     """
-    crc = crc_hqx(data, 0xFFFF)
-    if len(data) & 1:
-        # Feeding the pad byte separately saves concatenating (copying) the data.
-        crc = crc_hqx(b"\0", crc)
-    return crc
+    # Feeding the pad byte separately saves concatenating (copying) the data.
+    return _crc(b"\0", _crc(data, 0xFFFF)) if len(data) & 1 else _crc(data, 0xFFFF)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -401,6 +400,19 @@ def decode_timeseries(data: Buffer, *, strict: bool = True) -> Timeseries:
         request_timestamp=_to_datetime(header),
         points=tuple(map(TimeseriesPoint, stamps, values)),
     )
+
+
+def decode_timeseries_raw(data: Buffer, *, strict: bool = True) -> tuple[int, list[int], list[float]]:
+    """Decode a TIMESERIES payload into plain columns: ``(request_timestamp, timestamps, values)``.
+
+    Timestamps are unix seconds (ints), in the order of the payload. This is the fastest form (no
+    datetime objects are made): use it for bulk work such as paging through history, and turn
+    only what you keep into datetimes. ``strict`` as for :func:`decode_timeseries`.
+    """
+    end = _record_span(data, DataType.TIMESERIES, _TIMESERIES_RECORD, strict)
+    header: int = _U32.unpack_from(data)[0]
+    words = _words(data, _HEADER, end)
+    return header, words[0::2].tolist(), _as_floats(words[1::2])
 
 
 def _decode_timeseries_dict(data: Buffer) -> tuple[datetime, dict[datetime, float]]:
