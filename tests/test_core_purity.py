@@ -12,7 +12,7 @@ import pytest
 import rctclient
 
 PACKAGE = Path(rctclient.__file__).resolve().parent
-CORE = ["types", "exceptions", "frame", "utils", "registry", "faults", "describe"]
+CORE = ["types", "_values", "exceptions", "frame", "utils", "registry", "faults", "describe", "_data"]
 FORBIDDEN = {"socket", "asyncio", "threading", "select", "selectors", "ssl", "subprocess"}
 
 
