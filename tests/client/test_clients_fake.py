@@ -58,7 +58,7 @@ def test_read_many_pipelined_and_complete(driver_cls: DriverCls) -> None:
 
 def test_reads_survive_lost_truncated_and_corrupt_answers(driver_cls: DriverCls) -> None:
     device = FakeDevice(seed=5, lost=0.15, truncate=0.15, corrupt=0.1, unsolicited=0.2)
-    with FakeServer(device) as server, make(driver_cls, server.port, timeout=2.0, retries=6) as d:
+    with FakeServer(device) as server, make(driver_cls, server.port, timeout=1.0, retries=6) as d:
         result = d.call("read_many", FLOATS)
         for name, value in result.values.items():
             assert value == default_value(REGISTRY.resolve(name)), name
@@ -121,12 +121,12 @@ def test_three_clients_on_a_shared_bus_never_cross_values(driver_cls: DriverCls)
     crossed: list[str] = []
     errors: list[BaseException] = []
     with FakeServer(device, shared_bus=True) as server:
-        drivers = [make(driver_cls, server.port, timeout=2.0, retries=5) for _ in groups]
+        drivers = [make(driver_cls, server.port, timeout=1.0, retries=5) for _ in groups]
 
         def work(d: SyncDriver | AsyncDriver, names: list[str]) -> None:
             try:
                 with d:
-                    for _ in range(3):
+                    for _ in range(2):
                         for name in names:
                             value = d.call("read", name)
                             if value != default_value(REGISTRY.resolve(name)):

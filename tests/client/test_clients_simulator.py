@@ -21,7 +21,7 @@ DriverCls = type[SyncDriver] | type[AsyncDriver]
 
 NOW = 1_717_243_200  # 2024-06-01 12:00 UTC, a frozen clock: the model's values stand still
 FLOATS = [o.name for o in REGISTRY.all() if o.response_data_type is DataType.FLOAT and "[" not in o.name][:45]
-TIMEOUT = 2.0
+TIMEOUT = 1.5
 
 
 @pytest.fixture(params=["realistic", "hostile"])
@@ -54,9 +54,9 @@ def true_value(sim: SimulatorThread, name: str) -> Any:
 def test_every_read_is_true_or_a_clear_error_within_its_deadline(
     sim: SimulatorThread, driver_cls: DriverCls, profile: str
 ) -> None:
-    names = FLOATS[:30] if profile == "realistic" else FLOATS[:15]
+    names = FLOATS[:30] if profile == "realistic" else FLOATS[:12]
     with make(driver_cls, sim.port) as d:
-        for name in names[:10]:
+        for name in names[:6]:
             started = time.monotonic()
             try:
                 value = d.call("read", name)
@@ -73,7 +73,7 @@ def test_every_read_is_true_or_a_clear_error_within_its_deadline(
 
 
 def test_three_clients_on_the_shared_bus_get_no_crossed_values(sim: SimulatorThread, driver_cls: DriverCls) -> None:
-    groups = [FLOATS[0:8], FLOATS[8:16], FLOATS[16:24]]
+    groups = [FLOATS[0:6], FLOATS[6:12], FLOATS[12:18]]
     crossed: list[str] = []
     answered = [0]
     problems: list[BaseException] = []
@@ -102,7 +102,7 @@ def test_three_clients_on_the_shared_bus_get_no_crossed_values(sim: SimulatorThr
         t.join(60)
     assert not problems, problems
     assert crossed == []
-    assert answered[0] >= 24  # most of the 48 reads got through
+    assert answered[0] >= 18  # most of the 36 reads got through
 
 
 def test_write_applied_without_answer_is_verified(sim: SimulatorThread, driver_cls: DriverCls) -> None:
@@ -120,7 +120,7 @@ def test_a_whole_day_of_history_despite_partial_answers(sim: SimulatorThread, dr
     name = "logger.minutes_soc_log_ts"
     info = REGISTRY.resolve(name)
     start, end = NOW - 86400, NOW
-    with make(driver_cls, sim.port, timeout=3.0, retries=6) as d:
+    with make(driver_cls, sim.port, timeout=2.0, retries=6) as d:
         points = d.call("history", name, start, end)
     stamps = [int(p.timestamp.timestamp()) for p in points]
     assert stamps == list(range(start, end + 1, 300))
@@ -130,12 +130,15 @@ def test_a_whole_day_of_history_despite_partial_answers(sim: SimulatorThread, dr
         assert point.value == pytest.approx(page[0][1], rel=1e-6)
 
 
-def test_survives_restart_and_silence(sim: SimulatorThread, driver_cls: DriverCls) -> None:
-    sim.set_faults("ideal")
-    with make(driver_cls, sim.port, timeout=1.0) as d:
+def test_survives_restart_and_silence(driver_cls: DriverCls) -> None:
+    with (
+        SimulatorThread(port=0, seed=4, faults="realistic", clock=Clock.frozen_at(NOW)) as sim,
+        make(driver_cls, sim.port, timeout=1.0) as d,
+    ):
         assert d.call("read", "battery.soc") == true_value(sim, "battery.soc")
         sim.restart()
         assert d.call("read", "battery.soc") == true_value(sim, "battery.soc")
+        sim.set_faults("ideal")  # no random silences of its own: the test decides
         sim.set_silent(True)
         started = time.monotonic()
         with pytest.raises(RctTimeout):
