@@ -298,7 +298,9 @@ class ClientProtocol:
     :param address: the plant address: requests are then sent with the PLANT\\_ commands and only
         answers from that address count. None for a single device (the usual case).
     :param max_in_flight: the most requests on the wire at once.
-    :param burst_pause: pause after sending a burst of requests before the next one.
+    :param burst_pause: after a burst of several requests, the next one waits this long unless the
+        device has answered the whole burst already (a busy device cuts answers off when more
+        requests arrive); a lone request, as in sequential reads, is never held back.
     :param retry_delay: base of the exponential delay before a re-send, randomised by ``jitter``
         (a fraction, 0.5 = ±50 %).
     :param rng: random source of the jitter (pass ``random.Random(seed)`` in tests).
@@ -343,6 +345,7 @@ class ClientProtocol:
         self._active: dict[tuple[int, int], list[Request]] = {}  # sent at least once and not finished
         self._open: dict[int, Request] = {}  # every unfinished request
         self._next_burst = 0.0
+        self._last_burst = 0  # frames of the last burst; the pause only follows pipelined bursts
         # Congestion window: devices cut answers off when requests arrive while they answer, so
         # after a lost or broken answer fewer requests go on the wire at once (halved), growing
         # back by one per window of good answers (AIMD).
@@ -447,7 +450,7 @@ class ClientProtocol:
         times += [req.retry_at for req in self._waiting.values()]
         times += [req.deadline for req in self._open.values() if req.deadline != math.inf]
         if self.connected and len(self._inflight) < int(self.window) and any(not r.done for r in self._queue):
-            times.append(max(now, self._next_burst))
+            times.append(max(now, self._next_burst) if self._last_burst > 1 and self._inflight else now)
         return min(times) if times else None
 
     # -- connection -------------------------------------------------------------------------------
@@ -471,7 +474,7 @@ class ClientProtocol:
     def data_to_send(self, now: float) -> bytes:
         """The frames due now (first handles timeouts). Empty when nothing is due or not connected."""
         self.poll(now)
-        if not self.connected or now < self._next_burst:
+        if not self.connected or (self._last_burst > 1 and now < self._next_burst and self._inflight):
             return b""
         room = int(self.window) - len(self._inflight)
         out: list[bytes] = []
@@ -494,6 +497,7 @@ class ClientProtocol:
         if not out:
             return b""
         self._next_burst = now + self.burst_pause
+        self._last_burst = len(out)
         data = b"".join(out)
         self.stats.frames_sent += len(out)
         self.stats.bytes_sent += len(data)

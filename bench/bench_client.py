@@ -1,0 +1,117 @@
+"""Benchmark of the clients against the simulator (ideal fault profile), on 127.0.0.1.
+
+    python bench/bench_client.py [--rounds N]
+
+1. ``read_many`` of 50 OIDs vs 50 sequential ``read`` calls (target: read_many >= 5x faster).
+2. Overhead of ``Client.read`` per request vs a bare socket loop (make_frame + sendall + recv until
+   the answer frame is complete), both sequential against the same simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import time
+
+from rctclient.aio import AsyncClient
+from rctclient.client import Client
+from rctclient.frame import Frame, FrameDecoder, make_frame
+from rctclient.registry import REGISTRY
+from rctclient.simulator import Clock, FaultProfile, SimulatorThread
+from rctclient.types import Command, DataType
+
+NAMES = [o.name for o in REGISTRY.all() if o.response_data_type is DataType.FLOAT][:50]
+
+
+def best(samples: list[float]) -> float:
+    return min(samples)
+
+
+def bench_read_many(port: int, rounds: int, max_in_flight: int = 8) -> tuple[float, float]:
+    with Client("127.0.0.1", port, max_in_flight=max_in_flight) as client:
+        sequential, pipelined = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            for name in NAMES:
+                client.read(name)
+            sequential.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            result = client.read_many(NAMES)
+            pipelined.append(time.perf_counter() - t)
+            assert result.ok, result.errors
+    return best(sequential), best(pipelined)
+
+
+def bench_async_read_many(port: int, rounds: int) -> float:
+    async def main() -> float:
+        samples = []
+        async with AsyncClient("127.0.0.1", port) as client:
+            for _ in range(rounds):
+                t = time.perf_counter()
+                result = await client.read_many(NAMES)
+                samples.append(time.perf_counter() - t)
+                assert result.ok
+        return best(samples)
+
+    return asyncio.run(main())
+
+
+def bare_loop(port: int, count: int) -> float:
+    """Sequential reads with nothing but a socket, make_frame and FrameDecoder."""
+    ids = [REGISTRY.resolve(name).object_id for name in NAMES]
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        decoder = FrameDecoder()
+        t = time.perf_counter()
+        for i in range(count):
+            oid = ids[i % len(ids)]
+            sock.sendall(make_frame(Command.READ, oid))
+            done = False
+            while not done:
+                decoder.feed(sock.recv(65536))
+                for event in decoder.events():
+                    if isinstance(event, Frame) and event.id == oid:
+                        done = True
+        return (time.perf_counter() - t) / count
+
+
+def client_loop(port: int, count: int) -> float:
+    with Client("127.0.0.1", port) as client:
+        t = time.perf_counter()
+        for i in range(count):
+            client.read(NAMES[i % len(NAMES)])
+        return (time.perf_counter() - t) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reads", type=int, default=1000)
+    args = parser.parse_args()
+    with SimulatorThread(port=0, seed=1, faults="ideal", clock=Clock.frozen_at(1_717_243_200)) as sim:
+        sequential, pipelined = bench_read_many(sim.port, args.rounds)
+        aio = bench_async_read_many(sim.port, args.rounds)
+        _, wide = bench_read_many(sim.port, args.rounds, max_in_flight=16)
+        print(f"50 sequential reads (Client):  {sequential * 1000:8.2f} ms")
+        print(f"read_many of 50 (Client):      {pipelined * 1000:8.2f} ms  -> {sequential / pipelined:5.1f}x faster")
+        print(f"  same, max_in_flight=16:      {wide * 1000:8.2f} ms  -> {sequential / wide:5.1f}x faster")
+        print(f"read_many of 50 (AsyncClient): {aio * 1000:8.2f} ms  -> {sequential / aio:5.1f}x faster")
+        bare = statistics.median(bare_loop(sim.port, args.reads) for _ in range(3))
+        ours = statistics.median(client_loop(sim.port, args.reads) for _ in range(3))
+        print(f"bare socket loop, per read:    {bare * 1e6:8.1f} us")
+        print(f"Client.read, per read:         {ours * 1e6:8.1f} us  -> overhead {(ours - bare) * 1e6:6.1f} us")
+    # The same with a device-like answer latency (10 ms; no other fault): on loopback without latency the
+    # simulator's own CPU time per answer bounds what pipelining can gain.
+    latency = FaultProfile(latency=(0.01, 0.01))
+    with SimulatorThread(port=0, seed=1, faults=latency, clock=Clock.frozen_at(1_717_243_200)) as sim:
+        sequential, pipelined = bench_read_many(sim.port, max(1, args.rounds // 2))
+        print(
+            f"with 10 ms answer latency: 50 sequential reads {sequential * 1000:.1f} ms, read_many "
+            f"{pipelined * 1000:.1f} ms -> {sequential / pipelined:.1f}x faster"
+        )
+
+
+if __name__ == "__main__":
+    main()
