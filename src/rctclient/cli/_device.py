@@ -1,0 +1,315 @@
+"""What the device commands share: the connection options, the embedded simulator, error mapping, files, times.
+
+Every device command takes ``-h/--host``, ``-p/--port``, ``--timeout``, ``--retries`` and
+``--simulate`` through :func:`device_options`, which hands the command one :class:`DeviceSpec`.
+:func:`open_client` connects a blocking :class:`~rctclient.client.Client` (to an embedded
+simulator with ``--simulate``) and turns the library's exceptions into one line on stderr and a
+distinct exit code (:func:`exit_code_for`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ._common import (
+    EXIT_BAD_INPUT,
+    EXIT_DEVICE,
+    EXIT_ERROR,
+    EXIT_NOT_FOUND,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    CliError,
+)
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..registry import ObjectInfo
+
+__all__ = [
+    "EXIT_NOT_VERIFIED",
+    "SIMULATOR_SEED",
+    "DeviceSpec",
+    "device_options",
+    "exit_code_for",
+    "open_client",
+    "parse_time",
+    "parse_tz",
+    "write_output",
+]
+
+log = logging.getLogger("rctclient.cli")
+
+#: A write whose result could not be read back (it may or may not have been applied).
+EXIT_NOT_VERIFIED = 8
+
+#: The seed of the simulator behind ``--simulate`` (fixed, so that runs are comparable).
+SIMULATOR_SEED = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Loggers that would add a second line to a one-line error unless --debug is given.
+_NOISY_LOGGERS = ("rctclient.client", "rctclient.simulator")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """Where and how to reach the device, from the shared options."""
+
+    host: str
+    port: int
+    timeout: float
+    retries: int
+    simulate: bool
+    debug: bool = False
+
+    @property
+    def label(self) -> str:
+        return "simulator" if self.simulate else f"{self.host}:{self.port}"
+
+
+def device_options(func: F) -> F:
+    """Add the connection options to a command; it receives them as one ``device: DeviceSpec`` argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, host: str, port: int, timeout: float, retries: int, simulate: bool, **kwargs: Any) -> Any:
+        ctx = click.get_current_context(silent=True)
+        debug = bool(ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("debug"))
+        spec = DeviceSpec(host, port, timeout, retries, simulate, debug)
+        return func(*args, device=spec, **kwargs)
+
+    options = [
+        click.option(
+            "-h",
+            "--host",
+            default="localhost",
+            show_default=True,
+            help="Host name or IP address of the inverter.",
+        ),
+        click.option("-p", "--port", default=8899, show_default=True, type=click.IntRange(1, 65535), help="TCP port."),
+        click.option(
+            "--timeout",
+            default=3.0,
+            show_default=True,
+            type=click.FloatRange(0.05, 600),
+            help="Seconds to wait for each value (all its attempts) and for the connection.",
+        ),
+        click.option(
+            "--retries",
+            default=3,
+            show_default=True,
+            type=click.IntRange(0, 20),
+            help="How often a request is sent again when the answer is lost or cut short.",
+        ),
+        click.option(
+            "--simulate",
+            is_flag=True,
+            help="Talk to an embedded simulated inverter on 127.0.0.1 instead of a device (no device needed). "
+            "Note that the protocol has no authentication or encryption: anyone on the network can read and "
+            "change a real device's settings.",
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of a library exception (whose fault, what kind of failure)."""
+    from ..errors_client import (  # noqa: PLC0415
+        RctConnectionError,
+        RctTimeout,
+        UnsafeWrite,
+        WriteNotVerified,
+        WriteRefused,
+    )
+    from ..exceptions import PayloadDecodeError, RegistryKeyError  # noqa: PLC0415
+
+    if isinstance(exc, RctConnectionError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, RctTimeout):
+        # answers came, but none had a payload that fits the data type: the device answered wrongly
+        return EXIT_DEVICE if exc.truncated else EXIT_TIMEOUT
+    if isinstance(exc, PayloadDecodeError | WriteRefused):
+        return EXIT_DEVICE
+    if isinstance(exc, RegistryKeyError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, UnsafeWrite):  # WriteOutOfBounds too
+        return EXIT_BAD_INPUT
+    if isinstance(exc, WriteNotVerified):
+        return EXIT_NOT_VERIFIED
+    return EXIT_ERROR
+
+
+def worst_exit_code(errors: Any) -> int:
+    """One exit code for several failed values: unreachable before timeout before anything else."""
+    codes = {exit_code_for(exc) for exc in errors}
+    for code in (EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_DEVICE, EXIT_NOT_FOUND):
+        if code in codes:
+            return code
+    return min(codes, default=EXIT_ERROR)
+
+
+@contextlib.contextmanager
+def _quiet_logs(debug: bool) -> Iterator[None]:
+    """Keep the clients' and the simulator's warnings out of a one-line error (they show with --debug)."""
+    if debug:
+        yield
+        return
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in _NOISY_LOGGERS]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def cli_errors(spec: DeviceSpec | None = None) -> Iterator[None]:
+    """Turn the library's exceptions raised inside into a :class:`CliError` (one line, a distinct exit code)."""
+    from ..exceptions import RctClientException  # noqa: PLC0415
+
+    try:
+        yield
+    except RctClientException as exc:
+        log.debug("failed", exc_info=True)
+        from ..errors_client import RctConnectionError  # noqa: PLC0415
+
+        message = str(exc)
+        if (
+            spec is not None
+            and not isinstance(exc, RctConnectionError)
+            and exit_code_for(exc)
+            in (
+                EXIT_TIMEOUT,
+                EXIT_DEVICE,
+            )
+        ):
+            message = f"{spec.label}: {message}"
+        raise CliError(message, exit_code_for(exc)) from None
+
+
+@contextlib.contextmanager
+def open_client(spec: DeviceSpec) -> Iterator[Client]:
+    """A connected :class:`Client` for the command (and the simulator behind it with ``--simulate``)."""
+    from ..client import Client  # noqa: PLC0415
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_logs(spec.debug))
+        stack.enter_context(cli_errors(spec))
+        host, port = spec.host, spec.port
+        if spec.simulate:
+            from ..simulator import SimulatorThread  # noqa: PLC0415
+
+            sim = stack.enter_context(SimulatorThread(host="127.0.0.1", port=0, seed=SIMULATOR_SEED, faults="ideal"))
+            host, port = sim.host, sim.port
+            log.debug("simulated inverter on %s:%d (seed %d)", host, port, SIMULATOR_SEED)
+        client = Client(host, port, timeout=spec.timeout, retries=spec.retries, connect_timeout=spec.timeout)
+        yield stack.enter_context(client)
+
+
+def offline_client(spec: DeviceSpec) -> Client:
+    """A client that is not connected (for what needs no I/O, such as a dry-run write)."""
+    from ..client import Client  # noqa: PLC0415
+
+    return Client(spec.host, spec.port, timeout=spec.timeout, retries=spec.retries)
+
+
+# -- output files -----------------------------------------------------------------------------------
+
+
+def write_output(path: str | None, text: str) -> None:
+    """Write ``text`` to stdout (``path`` None or ``-``) or atomically to a file (temp file + rename)."""
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_ERROR) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# -- times ------------------------------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"^-?\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_tz(text: str | None) -> tzinfo:
+    """A time zone from an IANA name (``Europe/Berlin``), ``UTC``, or None for this computer's zone."""
+    if text is None:
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None
+        return local
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(
+            f"--tz: unknown time zone {text!r} (use a name such as Europe/Berlin or UTC)", EXIT_BAD_INPUT
+        ) from None
+    except OSError as exc:  # pragma: no cover - a broken tz database
+        raise CliError(f"--tz: cannot load {text!r}: {exc}", EXIT_BAD_INPUT) from None
+
+
+def parse_time(text: str, tz: tzinfo, option: str, now: datetime | None = None) -> datetime:
+    """An aware datetime from ``now``, a span ago (``24h``, ``-7d``, ``90m``) or ISO 8601 (naive = in ``tz``)."""
+    now = now or datetime.now(tz)
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"{option}: not a time: {text!r} (ISO 8601 such as 2024-06-01 or 2024-06-01T12:00, 'now', or '24h' ago)",
+            EXIT_BAD_INPUT,
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=tz)
+
+
+def oid_kind(info: ObjectInfo) -> str:
+    """``value`` for plain OIDs, ``timeseries``, ``events`` or ``composite`` (battery module structures)."""
+    from ..types import DataType  # noqa: PLC0415
+
+    data_type = info.response_data_type
+    if data_type is DataType.TIMESERIES:
+        return "timeseries"
+    if data_type is DataType.EVENT_TABLE:
+        return "events"
+    if data_type > DataType.EVENT_TABLE:
+        return "composite"
+    return "value"
