@@ -1,0 +1,147 @@
+"""``rctclient simulator``: serve a simulated device (or plant) on a TCP port."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from .._common import EXIT_BAD_INPUT, EXIT_ERROR, CliError
+
+
+def _parse_start(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--start: not an ISO 8601 time: {text!r}", EXIT_BAD_INPUT) from None
+    if value.tzinfo is None:
+        from datetime import UTC  # noqa: PLC0415
+
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+@click.command()
+@click.option(
+    "-h",
+    "--host",
+    default="localhost",
+    show_default=True,
+    help="Address to listen on. The protocol has no authentication or encryption at all: anyone who can "
+    "reach the port can change the device's settings, so it stays on this machine unless you say otherwise.",
+)
+@click.option("-p", "--port", default=8899, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request and answer: time, peer, command, OID, value.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML file: values, plant, fault rates.")
+@click.option("--seed", type=int, help="Seed of everything random (values and faults).  [default: 1]")
+@click.option(
+    "--faults",
+    type=click.Choice(["ideal", "realistic", "hostile"], case_sensitive=False),
+    help="Fault profile; single rates go into the config file.  [default: ideal]",
+)
+@click.option("--plant", type=click.IntRange(1, 64), help="Simulate a plant of N devices (PLANT_ commands).")
+@click.option(
+    "--snapshot", type=click.Path(dir_okay=False), help="JSON snapshot (rctclient dump) whose values to serve."
+)
+@click.option(
+    "--shared-bus/--no-shared-bus",
+    default=None,
+    help="Send every answer to all connected clients, like the real Wi-Fi module.  [default: shared]",
+)
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Run the device's clock this much faster.")
+@click.option("--start", "start_time", help="Start the device's clock at this ISO 8601 time (UTC unless given).")
+@click.option("--night-silent", is_flag=True, default=None, help="Answer nothing while the sun is down.")
+@click.pass_context
+def simulator(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    verbose: bool,
+    config_path: str | None,
+    seed: int | None,
+    faults: str | None,
+    plant: int | None,
+    snapshot: str | None,
+    shared_bus: bool | None,
+    speed: float,
+    start_time: str | None,
+    night_silent: bool | None,
+) -> None:
+    """Serve a simulated RCT Power inverter, for developing and testing integrations.
+
+    Every OID of the registry answers; power, SOC, energy counters and temperatures follow the time
+    of day; writes are stored; time series and the event table are served page by page; faults
+    of real devices (lost, cut or corrupted answers, silence, unsolicited answers) can be switched on.
+    Ctrl-C stops it.
+
+    \b
+    Examples:
+      rctclient simulator                      # localhost:8899
+      rctclient simulator -p 9000 -v --faults realistic
+      rctclient simulator --plant 3 --seed 7 --config sim.toml
+      rctclient simulator --snapshot dump.json --speed 60
+    """
+    import asyncio  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    from ...simulator import Clock, ConfigError, Simulator  # noqa: PLC0415
+
+    if speed <= 0:
+        raise CliError("--speed must be positive", EXIT_BAD_INPUT)
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        sim_log = logging.getLogger("rctclient.simulator")
+        sim_log.addHandler(handler)
+        sim_log.setLevel(logging.DEBUG if ctx.obj and ctx.obj.get("debug") else logging.INFO)
+        sim_log.propagate = False
+    try:
+        sim = Simulator(
+            host=host,
+            port=port,
+            seed=seed,
+            faults=faults,
+            clock=Clock(_parse_start(start_time), speed=speed),
+            shared_bus=shared_bus,
+            plant=plant,
+            config=config_path,
+            snapshot=snapshot,
+            night_silent=night_silent,
+        )
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
+
+    async def serve() -> None:
+        try:
+            await sim.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_ERROR) from None
+        devices = ", ".join(f"0x{a:08X}" for a in sim.addresses)
+        click.echo(
+            f"simulating {len(sim.devices)} device(s) ({devices}) on {host}:{sim.port}, seed {sim.seed}; Ctrl-C stops",
+            err=True,
+        )
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await sim.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    counters: dict[str, Any] = sim.counters.as_dict()
+    faults_text = ", ".join(f"{k} {v}" for k, v in sorted(counters["faults"].items())) or "none"
+    click.echo(
+        f"stopped: {counters['requests']} requests, {counters['answers']} answers, faults: {faults_text}", err=True
+    )
+
+
+COMMANDS = [simulator]
