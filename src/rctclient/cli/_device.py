@@ -46,6 +46,7 @@ __all__ = [
     "open_client",
     "parse_time",
     "parse_tz",
+    "progress",
     "write_output",
 ]
 
@@ -226,6 +227,16 @@ def offline_client(spec: DeviceSpec) -> Client:
     from ..client import Client  # noqa: PLC0415
 
     return Client(spec.host, spec.port, timeout=spec.timeout, retries=spec.retries)
+
+
+@contextlib.contextmanager
+def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal (else nothing); yields the function that advances it."""
+    if not sys.stderr.isatty() or length <= 0:
+        yield lambda steps: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
 
 
 # -- output files -----------------------------------------------------------------------------------
