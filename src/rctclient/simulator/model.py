@@ -503,9 +503,12 @@ class DeviceModel:
         self._advance(now)
         t = now
         a, b = self._solar(t)
-        a = max(0.0, a + (self._noise(1, t, 0.01 * a) if a else 0.0))
-        b = max(0.0, b + (self._noise(2, t, 0.01 * b) if b else 0.0))
-        load = self._load(t) + self._noise(3, t, 8.0)
+        pins = self._pins
+        if "solar_a" not in pins:
+            a = max(0.0, a + (self._noise(1, t, 0.01 * a) if a else 0.0))
+        if "solar_b" not in pins:
+            b = max(0.0, b + (self._noise(2, t, 0.01 * b) if b else 0.0))
+        load = self._load(t) + (0.0 if "load" in pins else self._noise(3, t, 8.0))
         bat = self._battery_power(self._soc, a + b, load)
         grid = load - a - b - bat
         if -1e-6 < grid < 1e-6:

@@ -1,0 +1,82 @@
+"""A plain socket client built on the core's FrameDecoder, for the simulator tests."""
+
+from __future__ import annotations
+
+import socket
+import time
+from types import TracebackType
+
+from rctclient.frame import Event, Frame, FrameDecoder, make_frame
+from rctclient.registry import REGISTRY
+from rctclient.types import Command
+from rctclient.utils import encode_value
+
+
+class Client:
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.decoder = FrameDecoder()
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def events(self, count: int = 1, timeout: float | None = None, frames_only: bool = True) -> list[Event]:
+        """Receive until ``count`` events (frames) arrived or the timeout passed."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        out: list[Event] = []
+        while True:
+            while len(out) < count:
+                ev = self.decoder.next_event()
+                if not ev:
+                    break
+                if not frames_only or isinstance(ev, Frame):
+                    out.append(ev)
+            if len(out) >= count:
+                return out
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return out
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return out
+            if not data:
+                self.decoder.feed(b"")
+                while ev := self.decoder.next_event():
+                    if not frames_only or isinstance(ev, Frame):
+                        out.append(ev)
+                return out
+            self.decoder.feed(data)
+
+    def frames(self, count: int = 1, timeout: float | None = None) -> list[Frame]:
+        return [e for e in self.events(count, timeout) if isinstance(e, Frame)]
+
+    def request(self, command: Command, name: str, value: object = None, address: int = 0) -> Frame:
+        info = REGISTRY.get_by_name(name)
+        payload = b"" if value is None else encode_value(info.request_data_type, value)
+        self.send(make_frame(command, info.object_id, payload, address))
+        frames = self.frames(1)
+        assert frames, f"no answer to {command.name} {name}"
+        return frames[0]
+
+    def read(self, name: str) -> Frame:
+        return self.request(Command.READ, name)
+
+    def write(self, name: str, value: object) -> Frame:
+        return self.request(Command.WRITE, name, value)
+
+
+def read_frame(name: str, command: Command = Command.READ, address: int = 0) -> bytes:
+    return make_frame(command, REGISTRY.get_by_name(name).object_id, b"", address)
