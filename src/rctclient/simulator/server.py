@@ -93,7 +93,7 @@ class _Bus:
 
     def __init__(self) -> None:
         self.conns: set[_Connection] = set()
-        # answers being prepared: [bytes, timer handle or None]
+        # answers being prepared: [bytes, timer handle or None, already exposed to an interrupt]
         self.pending: list[list[Any]] = []
 
 
@@ -487,7 +487,7 @@ class Simulator:
             counters.periodic_answers += 1
         low, high = faults.latency
         delay = rng.uniform(low, high) if high > 0 else 0.0
-        entry: list[Any] = [data, None]
+        entry: list[Any] = [data, None, False]
         if delay > 0 and self._loop is not None:
             entry[1] = self._loop.call_later(delay, self._deliver, bus, entry)
         bus.pending.append(entry)
@@ -498,7 +498,7 @@ class Simulator:
             name = _UNSOLICITED_NAMES[rng.randrange(len(_UNSOLICITED_NAMES))]
             info = REGISTRY.get_by_name(name)
             extra = make_frame(Command.RESPONSE, info.object_id, self.devices[0].encode(info))
-            bus.pending.append([extra, None])
+            bus.pending.append([extra, None, True])
 
     def _interrupt(self, bus: _Bus) -> None:
         """A request arrived: answers still being prepared may be cut off."""
@@ -507,6 +507,10 @@ class Simulator:
         rng = self._rng
         keep = []
         for entry in bus.pending:
+            if entry[2]:  # each answer is at risk once: from the first request that follows it
+                keep.append(entry)
+                continue
+            entry[2] = True
             if rng.random() < self.faults.interrupt:
                 self.counters.fault("interrupt")
                 if entry[1] is not None:
