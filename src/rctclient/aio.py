@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Iterable
 from datetime import tzinfo
@@ -26,21 +25,17 @@ from .errors_client import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,
-    ClientOps,
-    ClientProtocol,
+    ClientBase,
     EventRecord,
     LastValue,
     OidRef,
     Op,
     ReadManyResult,
-    ReconnectPolicy,
     Request,
     Sleep,
-    Stats,
     TimeArg,
     WriteResult,
 )
-from .registry import REGISTRY, ObjectInfo, Registry
 from .types import TimeseriesPoint
 
 __all__ = ["AsyncClient"]
@@ -76,46 +71,13 @@ class _Stream(asyncio.Protocol):
         self.client._lost(self)
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """The asyncio twin of :class:`rctclient.client.Client`: same parameters, same methods (awaitable)."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int = 8899,
-        *,
-        timeout: float = 3.0,
-        retries: int = 3,
-        connect_timeout: float = 3.0,
-        address: int | None = None,
-        registry: Registry = REGISTRY,
-        max_in_flight: int = 8,
-        burst_pause: float = 0.005,
-        reconnect_max: float = 60.0,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.connect_timeout = connect_timeout
-        rng = rng if rng is not None else random.Random()
-        self.protocol = ClientProtocol(
-            timeout=timeout,
-            retries=retries,
-            address=address,
-            registry=registry,
-            max_in_flight=max_in_flight,
-            burst_pause=burst_pause,
-            rng=rng,
-        )
-        self.reconnect = ReconnectPolicy(maximum=reconnect_max, rng=rng)
-        self._ops = ClientOps(self.protocol, registry)
+    def _init_transport(self) -> None:
         self._stream: _Stream | None = None
         self._waiters: set[asyncio.Future[None]] = set()
         self._connect_lock: asyncio.Lock | None = None
-
-    def __repr__(self) -> str:
-        state = "connected" if self._stream is not None else "disconnected"
-        return f"<AsyncClient {self.host}:{self.port} {state}>"
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -267,14 +229,6 @@ class AsyncClient:
             return stop.value
 
     # -- the API (see rctclient.client.Client for the details) ------------------------------------
-
-    @property
-    def stats(self) -> Stats:
-        """Counters: frames, CRC errors, foreign frames, truncated payloads, timeouts, retries, latency..."""
-        return self.protocol.stats
-
-    def resolve(self, oid: OidRef) -> ObjectInfo:
-        return self._ops.resolve(oid)
 
     async def read(self, oid: OidRef, *, timeout: float | None = None) -> Any:
         """The current value of ``oid``, decoded with its data type (RctTimeout, RctConnectionError)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import random
 import select
 import socket
 import threading
@@ -32,21 +31,17 @@ from .errors_client import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,
-    ClientOps,
-    ClientProtocol,
+    ClientBase,
     EventRecord,
     LastValue,
     OidRef,
     Op,
     ReadManyResult,
-    ReconnectPolicy,
     Request,
     Sleep,
-    Stats,
     TimeArg,
     WriteResult,
 )
-from .registry import REGISTRY, ObjectInfo, Registry
 from .types import TimeseriesPoint
 
 __all__ = ["Client"]
@@ -61,19 +56,10 @@ def _deadline_of(req: Request) -> float:
     return req.deadline if req.deadline != math.inf else req.submitted + req.timeout
 
 
-class Client:
+class Client(ClientBase):
     """A blocking client for one device (or one device of a plant, with ``address``).
 
-    :param host: host name or IP address of the device.
-    :param port: TCP port (8899).
-    :param timeout: deadline of one request in seconds (all of its attempts).
-    :param retries: re-sends of a request before it fails.
-    :param connect_timeout: deadline of one connection attempt.
-    :param address: plant address; None for a single device.
-    :param max_in_flight: requests on the wire at once (``read_many`` and the async client pipeline).
-    :param burst_pause: pause between bursts of requests.
-    :param reconnect_max: the longest backoff between connection attempts.
-    :param rng: random source for the jitter (tests pass a seeded one).
+    The parameters are those of :class:`~rctclient.protocol.ClientBase`.
 
     Connecting happens on ``with`` (or :meth:`connect`) and again, with exponential backoff, whenever
     a request needs the connection after it was lost. While the backoff runs and a request's
@@ -81,43 +67,10 @@ class Client:
     :class:`~rctclient.errors_client.RctConnectionError`: a device that is off costs nothing.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int = 8899,
-        *,
-        timeout: float = 3.0,
-        retries: int = 3,
-        connect_timeout: float = 3.0,
-        address: int | None = None,
-        registry: Registry = REGISTRY,
-        max_in_flight: int = 8,
-        burst_pause: float = 0.005,
-        reconnect_max: float = 60.0,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.connect_timeout = connect_timeout
-        rng = rng if rng is not None else random.Random()
-        self.protocol = ClientProtocol(
-            timeout=timeout,
-            retries=retries,
-            address=address,
-            registry=registry,
-            max_in_flight=max_in_flight,
-            burst_pause=burst_pause,
-            rng=rng,
-        )
-        self.reconnect = ReconnectPolicy(maximum=reconnect_max, rng=rng)
-        self._ops = ClientOps(self.protocol, registry)
+    def _init_transport(self) -> None:
         self._sock: socket.socket | None = None
         self._lock = threading.RLock()
         self._closed = False
-
-    def __repr__(self) -> str:
-        state = "connected" if self._sock is not None else "disconnected"
-        return f"<Client {self.host}:{self.port} {state}>"
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -280,15 +233,6 @@ class Client:
                 return stop.value
 
     # -- the API ----------------------------------------------------------------------------------
-
-    @property
-    def stats(self) -> Stats:
-        """Counters: frames, CRC errors, foreign frames, truncated payloads, timeouts, retries, latency..."""
-        return self.protocol.stats
-
-    def resolve(self, oid: OidRef) -> ObjectInfo:
-        """The registry entry of a name, object ID, ``"0x..."`` string (RegistryKeyError if unknown)."""
-        return self._ops.resolve(oid)
 
     def read(self, oid: OidRef, *, timeout: float | None = None) -> Any:
         """The current value of ``oid``, decoded with its data type.

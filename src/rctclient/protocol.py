@@ -1240,3 +1240,76 @@ class ClientOps:
 def _value_op(value: Any) -> Op:
     return value
     yield  # a generator that needs no request
+
+
+class ClientBase:
+    """What :class:`~rctclient.client.Client` and :class:`~rctclient.aio.AsyncClient` share.
+
+    The parameters, the request core (:class:`ClientProtocol`), the reconnect policy and the
+    operations (:class:`ClientOps`) are set up here once; a subclass adds only its transport and
+    the loop that runs the operations' steps (blocking, or with asyncio).
+
+    :param host: host name or IP address of the device.
+    :param port: TCP port (8899).
+    :param timeout: deadline of one request in seconds (all of its attempts).
+    :param retries: re-sends of a request before it fails.
+    :param connect_timeout: deadline of one connection attempt.
+    :param address: plant address; None for a single device.
+    :param registry: where OID names and data types come from.
+    :param max_in_flight: requests on the wire at once (``read_many``, and concurrent async calls).
+    :param burst_pause: pause between bursts of requests.
+    :param reconnect_max: the longest backoff between connection attempts.
+    :param rng: random source for the jitter (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 8899,
+        *,
+        timeout: float = 3.0,
+        retries: int = 3,
+        connect_timeout: float = 3.0,
+        address: int | None = None,
+        registry: Registry = REGISTRY,
+        max_in_flight: int = 16,
+        burst_pause: float = 0.005,
+        reconnect_max: float = 60.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        rng = rng if rng is not None else random.Random()
+        self.protocol = ClientProtocol(
+            timeout=timeout,
+            retries=retries,
+            address=address,
+            registry=registry,
+            max_in_flight=max_in_flight,
+            burst_pause=burst_pause,
+            rng=rng,
+        )
+        self.reconnect = ReconnectPolicy(maximum=reconnect_max, rng=rng)
+        self._ops = ClientOps(self.protocol, registry)
+        self._init_transport()
+
+    def _init_transport(self) -> None:
+        """Set up the subclass's connection state (called at the end of ``__init__``)."""
+
+    @property
+    def connected(self) -> bool:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"<{type(self).__name__} {self.host}:{self.port} {state}>"
+
+    @property
+    def stats(self) -> Stats:
+        """Counters: frames, CRC errors, foreign frames, truncated payloads, timeouts, retries, latency..."""
+        return self.protocol.stats
+
+    def resolve(self, oid: OidRef) -> ObjectInfo:
+        """The registry entry of a name, object ID, ``"0x..."`` string (RegistryKeyError if unknown)."""
+        return self._ops.resolve(oid)
