@@ -1,0 +1,261 @@
+"""``rctclient history`` (a time series between two instants) and ``rctclient events`` (the event table)."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import io
+import json
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .._common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, complete_oid_name, emit
+from .._common import output_format_options as _formats
+from .._device import DeviceSpec, device_options, oid_kind, open_client, parse_time, parse_tz, progress, write_output
+
+if TYPE_CHECKING:
+    from ...registry import ObjectInfo
+    from ...types import TimeseriesPoint
+
+#: Points of a time series asked for per step of the progress bar (one day of 5-minute points).
+POINTS_PER_STEP = 288
+TZ_HELP = "Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
+#: The extra that --plot needs (not part of rctclient's dependencies).
+PLOT_EXTRA = "plot"
+
+
+def _series(name: str) -> ObjectInfo:
+    """A time series OID by name; ``minutes_soc`` and ``minutes_soc_log_ts`` mean ``logger.minutes_soc_log_ts``."""
+    from ...registry import REGISTRY  # noqa: PLC0415
+    from .._common import resolve_oid  # noqa: PLC0415
+
+    for candidate in (f"logger.{name}", f"logger.{name}_log_ts", f"{name}_log_ts"):
+        if name not in REGISTRY and candidate in REGISTRY:
+            name = candidate
+            break
+    info: ObjectInfo = resolve_oid(name)
+    if oid_kind(info) != "timeseries":
+        raise CliError(
+            f"{info.name} is not a time series (see 'rctclient registry search _log_ts' for those)", EXIT_BAD_INPUT
+        )
+    return info
+
+
+def _range(from_: str, to: str, tz_name: str | None) -> tuple[datetime, datetime, tzinfo]:
+    tz = parse_tz(tz_name)
+    now = datetime.now(tz)
+    start = parse_time(from_, tz, "--from", now)
+    end = parse_time(to, tz, "--to", now)
+    if end < start:
+        raise CliError(f"--to ({end.isoformat()}) is before --from ({start.isoformat()})", EXIT_BAD_INPUT)
+    return start, end, tz
+
+
+def _escape_tag(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _escape_measurement(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+
+
+def _float(value: float) -> str:
+    return repr(float(value))
+
+
+def render_csv(points: list[TimeseriesPoint], info: ObjectInfo, tz: tzinfo, header: str, measurement: str) -> str:
+    """CSV: ``timestamp,value`` (simple header or none) or InfluxDB 2 annotated CSV (influx2)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header == "influx2":
+        buf.write("#datatype measurement,tag,double,dateTime:RFC3339\n")
+        writer.writerow(["m", "oid", "value", "time"])
+        for p in points:
+            stamp = p.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer.writerow([measurement, info.name, _float(p.value), stamp])
+        return buf.getvalue()
+    if header == "simple":
+        writer.writerow(["timestamp", info.name])
+    for p in points:
+        writer.writerow([p.timestamp.astimezone(tz).isoformat(), _float(p.value)])
+    return buf.getvalue()
+
+
+def render_influx(points: list[TimeseriesPoint], info: ObjectInfo, measurement: str, host: str) -> str:
+    """InfluxDB line protocol, one line per point, timestamps in nanoseconds."""
+    tags = f"{_escape_measurement(measurement)},oid={_escape_tag(info.name)},host={_escape_tag(host)}"
+    return "".join(f"{tags} value={_float(p.value)} {int(p.timestamp.timestamp()) * 1_000_000_000}\n" for p in points)
+
+
+def render_json(points: list[TimeseriesPoint], info: ObjectInfo, start: datetime, end: datetime, tz: tzinfo) -> str:
+    out = {
+        "name": info.name,
+        "id": f"0x{info.object_id:08X}",
+        "description": info.description,
+        "unit": info.unit,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "points": [{"timestamp": p.timestamp.astimezone(tz).isoformat(), "value": p.value} for p in points],
+    }
+    return json.dumps(out, indent=1, ensure_ascii=False) + "\n"
+
+
+def _plot(points: list[TimeseriesPoint], info: ObjectInfo, tz: tzinfo, path: str) -> None:
+    matplotlib: Any = importlib.import_module("matplotlib")
+    matplotlib.use("Agg")
+    pyplot: Any = importlib.import_module("matplotlib.pyplot")
+    figure, axes = pyplot.subplots(figsize=(10, 4))
+    axes.plot([p.timestamp.astimezone(tz) for p in points], [p.value for p in points])
+    axes.set_title(f"{info.name}" + (f" ({info.description})" if info.description else ""))
+    axes.set_ylabel(info.unit or "")
+    axes.grid(True)
+    figure.autofmt_xdate()
+    try:
+        figure.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--plot: cannot write {path}: {exc}", EXIT_ERROR) from None
+    finally:
+        pyplot.close(figure)
+
+
+def fetch_history(
+    device: DeviceSpec, info: ObjectInfo, start: datetime, end: datetime, tz: tzinfo
+) -> list[TimeseriesPoint]:
+    """The points between ``start`` and ``end``, asked for a day's worth of points at a time (the progress bar)."""
+    from ...protocol import resolution_of  # noqa: PLC0415
+
+    step = (resolution_of(info) or timedelta(minutes=5)) * POINTS_PER_STEP
+    chunks: list[tuple[datetime, datetime]] = []
+    chunk_start = start
+    while True:
+        chunk_end = min(end, chunk_start + step)
+        chunks.append((chunk_start, chunk_end))
+        if chunk_end >= end:
+            break
+        chunk_start = chunk_end + timedelta(seconds=1)
+    points: dict[datetime, TimeseriesPoint] = {}
+    with open_client(device) as client, progress(len(chunks), f"{info.name}") as advance:
+        for chunk_start, chunk_end in reversed(chunks):  # newest first, as the device pages
+            for point in client.history(info, chunk_start, chunk_end, tz=tz):
+                points.setdefault(point.timestamp, point)
+            advance(1)
+    return [points[stamp] for stamp in sorted(points)]
+
+
+@click.command()
+@device_options
+@click.argument("name", shell_complete=complete_oid_name)
+@click.option("--from", "from_", default="24h", show_default=True, help="Start: ISO 8601, 'now' or a span ago (7d).")
+@click.option("--to", default="now", show_default=True, help="End (inclusive): ISO 8601, 'now' or a span ago.")
+@click.option(
+    "--tz", "tz_name", help="Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
+)
+@click.option("--csv", "fmt", flag_value="csv", default=True, help="Output CSV (default).")
+@click.option("--json", "fmt", flag_value="json", help="Output a JSON object with the points.")
+@click.option("--influx", "fmt", flag_value="influx", help="Output InfluxDB line protocol (nanosecond timestamps).")
+@click.option(
+    "--header",
+    type=click.Choice(["simple", "influx2", "none"]),
+    default="simple",
+    show_default=True,
+    help="CSV header: a column line, InfluxDB 2 annotated CSV, or no header.",
+)
+@click.option("--measurement", default="rctclient", show_default=True, help="Measurement name for the Influx formats.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout."
+)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw the points into this PNG file.")
+def history(
+    device: DeviceSpec,
+    name: str,
+    from_: str,
+    to: str,
+    tz_name: str | None,
+    fmt: str,
+    header: str,
+    measurement: str,
+    output: str | None,
+    plot_path: str | None,
+) -> None:
+    """Fetch the logged points of time series NAME between --from and --to (default: the last 24 h).
+
+    NAME is a logger.*_log_ts OID; the 'logger.' prefix and '_log_ts' suffix may be left out.
+    Points come at the series' resolution (5 minutes, a day, a month, a year), oldest first,
+    once each. Timestamps are printed in --tz. A progress bar runs on stderr when it is a
+    terminal. --plot needs matplotlib (the 'plot' extra).
+
+    \b
+    Examples:
+      rctclient history --simulate minutes_soc
+      rctclient history -h 192.168.0.10 logger.day_ea_log_ts --from 2024-06-01 --to 2024-06-30 --tz Europe/Berlin
+      rctclient history -h inverter minutes_ubat --header influx2 -o ubat.csv
+      rctclient history -h inverter minutes_ea --influx --from 7d | influx write -b solar
+    """
+    info = _series(name)
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise CliError(
+            f"--plot needs matplotlib, which is not installed: pip install 'rctclient[{PLOT_EXTRA}]'"
+            " (or pip install matplotlib)",
+            EXIT_ERROR,
+        )
+    start, end, tz = _range(from_, to, tz_name)
+    points = fetch_history(device, info, start, end, tz)
+    if fmt == "json":
+        text = render_json(points, info, start, end, tz)
+    elif fmt == "influx":
+        text = render_influx(points, info, measurement, device.label)
+    else:
+        text = render_csv(points, info, tz, header, measurement)
+    write_output(output, text)
+    if plot_path is not None:
+        _plot(points, info, tz, plot_path)
+    if not points:
+        click.echo(f"no points of {info.name} between {start.isoformat()} and {end.isoformat()}", err=True)
+
+
+@click.command()
+@device_options
+@click.option("--from", "from_", default="30d", show_default=True, help="Start: ISO 8601, 'now' or a span ago (7d).")
+@click.option("--to", default="now", show_default=True, help="End (inclusive): ISO 8601, 'now' or a span ago.")
+@click.option(
+    "--tz", "tz_name", help="Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
+)
+@_formats("table", "json", "csv")
+def events(device: DeviceSpec, from_: str, to: str, tz_name: str | None, fmt: str) -> None:
+    """List the entries of the inverter's event table between --from and --to (default: the last 30 days).
+
+    Each entry has a type (a letter), a time and three raw elements; where an entry refers to a
+    fault bit its description is shown.
+
+    \b
+    Examples:
+      rctclient events --simulate
+      rctclient events -h 192.168.0.10 --from 2024-06-01 --to 2024-07-01 --csv
+    """
+    start, end, tz = _range(from_, to, tz_name)
+    with open_client(device) as client:
+        entries = client.events(start, end, tz=tz)
+    rows = []
+    for e in entries:
+        rows.append(
+            {
+                "time": e.timestamp.astimezone(tz).isoformat(),
+                "type": chr(e.entry_type) if 32 < e.entry_type < 127 else f"0x{e.entry_type:02x}",
+                "element2": e.element2,
+                "element3": e.element3,
+                "element4": e.element4,
+                "faults": "; ".join(f.description for f in e.faults)
+                if fmt != "json"
+                else [{"bit": f.bit, "description": f.description} for f in e.faults],
+            }
+        )
+    if fmt == "table" and not rows:
+        click.echo(f"no events between {start.isoformat()} and {end.isoformat()}", err=True)
+        return
+    emit(rows, ["time", "type", "element2", "element3", "element4", "faults"], fmt)
+
+
+COMMANDS = [history, events]
