@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 import time
 from types import TracebackType
+from typing import Any
 
-from rctclient.frame import Event, Frame, FrameDecoder, make_frame
+from rctclient.frame import Event, Frame, FrameDecoder, NeedData, make_frame
 from rctclient.registry import REGISTRY
 from rctclient.types import Command
 from rctclient.utils import encode_value
@@ -40,6 +41,7 @@ class Client:
                 ev = self.decoder.next_event()
                 if not ev:
                     break
+                assert not isinstance(ev, NeedData)
                 if not frames_only or isinstance(ev, Frame):
                     out.append(ev)
             if len(out) >= count:
@@ -55,6 +57,7 @@ class Client:
             if not data:
                 self.decoder.feed(b"")
                 while ev := self.decoder.next_event():
+                    assert not isinstance(ev, NeedData)
                     if not frames_only or isinstance(ev, Frame):
                         out.append(ev)
                 return out
@@ -63,7 +66,7 @@ class Client:
     def frames(self, count: int = 1, timeout: float | None = None) -> list[Frame]:
         return [e for e in self.events(count, timeout) if isinstance(e, Frame)]
 
-    def request(self, command: Command, name: str, value: object = None, address: int = 0) -> Frame:
+    def request(self, command: Command, name: str, value: Any = None, address: int = 0) -> Frame:
         info = REGISTRY.get_by_name(name)
         payload = b"" if value is None else encode_value(info.request_data_type, value)
         self.send(make_frame(command, info.object_id, payload, address))

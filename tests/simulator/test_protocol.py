@@ -177,12 +177,16 @@ def test_read_periodically_with_a_fast_clock() -> None:
 
 def test_shared_bus_delivers_to_every_client() -> None:
     for shared in (True, False):
-        with SimulatorThread(port=0, shared_bus=shared, clock=Clock(NOON, frozen=True)) as sim:
-            with Client(sim.port) as a, Client(sim.port) as b:
-                time.sleep(0.1)
-                a.read("battery.soc")
-                got = b.frames(1, timeout=0.5)
-                assert (len(got) == 1) is shared
+        clock = Clock(NOON, frozen=True)
+        with (
+            SimulatorThread(port=0, shared_bus=shared, clock=clock) as sim,
+            Client(sim.port) as a,
+            Client(sim.port) as b,
+        ):
+            time.sleep(0.1)
+            a.read("battery.soc")
+            got = b.frames(1, timeout=0.5)
+            assert (len(got) == 1) is shared
 
 
 def test_silence_and_restart_on_the_same_port(sim: SimulatorThread) -> None:
