@@ -1,0 +1,1 @@
+"""Tests of the device commands of the CLI."""

@@ -1,0 +1,121 @@
+"""read-value and read against a simulator: outputs, unknown names, unreachable and silent devices."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_UNREACHABLE
+from rctclient.simulator import SimulatorThread
+
+from ._helpers import at, run
+
+
+def test_read_value_bare_verbose_and_json(sim: SimulatorThread) -> None:
+    sim.model.set("battery.soc", 0.5, fixed=True)
+    r = run("read-value", *at(sim), "-n", "battery.soc")
+    assert r.code == 0, r
+    assert r.out == "0.5\n" and r.err == ""
+    r = run("read-value", *at(sim), "--id", "0x959930BF", "--verbose")
+    assert r.code == 0, r
+    (line,) = r.out.splitlines()
+    assert line.startswith("#545 0x959930BF battery.soc ")
+    assert "SOC (State of charge)" in line and line.endswith("0.5 (50.0 %)")
+    r = run("read-value", *at(sim), "-n", "battery.soc", "--json")
+    data = json.loads(r.out)
+    assert data["value"] == 0.5 and data["id"] == "0x959930BF" and data["unit"] == "%"
+    sim.model.set("prim_sm.state", 13, fixed=True)
+    r = run("read-value", *at(sim), "-i", "0x5F33284E", "-v")
+    assert r.code == 0 and " 13" in r.out and r.out.count("\n") == 1
+
+
+def test_read_value_needs_exactly_one_of_id_and_name(sim: SimulatorThread) -> None:
+    assert run("read-value", *at(sim)).code == 2
+    assert run("read-value", *at(sim), "-n", "battery.soc", "-i", "0x959930BF").code == 2
+
+
+def test_read_value_unknown_name_suggests(sim: SimulatorThread) -> None:
+    r = run("read-value", *at(sim), "-n", "battery.sco")
+    assert r.code == EXIT_NOT_FOUND and r.out == ""
+    assert r.err.count("\n") == 1 and "did you mean" in r.err and "battery.soc" in r.err
+    r = run("read-value", *at(sim), "-i", "0x12345678")
+    assert r.code == EXIT_NOT_FOUND and "0x12345678" in r.err
+    r = run("read-value", *at(sim), "-i", "zz")
+    assert r.code == EXIT_BAD_INPUT
+
+
+def test_read_value_time_series_and_event_table(sim: SimulatorThread) -> None:
+    r = run("read-value", *at(sim), "-n", "logger.minutes_soc_log_ts", "-v")
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert "logger.minutes_soc_log_ts" in lines[0] and "points" in lines[0]
+    assert len(lines) > 10 and "%" in lines[1]
+    r = run("read-value", *at(sim), "-n", "logger.error_log_time_stamp", "--json")
+    assert r.code == 0, r
+    entries = json.loads(r.out)["value"]
+    assert entries and {"entry_type", "timestamp"} <= set(entries[0])
+
+
+def test_unreachable_host_is_one_line(closed_port: int) -> None:
+    r = run("read-value", "-h", "127.0.0.1", "-p", str(closed_port), "-n", "battery.soc")
+    assert r.code == EXIT_UNREACHABLE and r.out == ""
+    assert r.err.startswith("Error: cannot connect to 127.0.0.1:") and r.err.count("\n") == 1
+    assert "Traceback" not in r.err
+    r = run("read", "-h", "127.0.0.1", "-p", str(closed_port), "battery.soc")
+    assert r.code == EXIT_UNREACHABLE and r.err.count("\n") == 1
+
+
+def test_silent_device_times_out(fresh_sim: SimulatorThread) -> None:
+    fresh_sim.set_silent(True)
+    r = run("read-value", *at(fresh_sim, timeout=0.3, retries=0), "-n", "battery.soc")
+    assert r.code == EXIT_TIMEOUT and r.out == ""
+    assert r.err.count("\n") == 1 and "battery.soc" in r.err
+    r = run("read", *at(fresh_sim, timeout=0.3, retries=0), "battery.soc", "battery.soh", "--json")
+    assert r.code == EXIT_TIMEOUT
+    assert [row["error"] is not None for row in json.loads(r.out)] == [True, True]
+    assert "battery.soc" in r.err.splitlines()[-1] and "battery.soh" in r.err.splitlines()[-1]
+
+
+def test_read_table_json_csv(sim: SimulatorThread) -> None:
+    sim.model.set("battery.soc", 0.25, fixed=True)
+    sim.model.set("prim_sm.state", 13, fixed=True)
+    r = run("read", *at(sim), "battery.soc", "prim_sm.state", "g_sync.p_ac_load_sum_lp")
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["name", "value", "description"]
+    assert "0.25 (25.0 %)" in lines[1] and "13 (Feed in)" in lines[2] and " W " in lines[3]
+    r = run("read", *at(sim), "battery.soc", "prim_sm.state", "--json")
+    rows = json.loads(r.out)
+    assert [(row["name"], row["value"]) for row in rows] == [("battery.soc", 0.25), ("prim_sm.state", 13)]
+    r = run("read", *at(sim), "battery.soc", "--csv")
+    (row,) = list(csv.DictReader(io.StringIO(r.out)))
+    assert row["name"] == "battery.soc" and float(row["value"]) == 0.25 and row["unit"] == "%"
+
+
+def test_read_globs_and_groups(sim: SimulatorThread) -> None:
+    r = run("read", *at(sim), "fault[*].flt", "--json")
+    assert r.code == 0, r
+    assert sorted(row["name"] for row in json.loads(r.out)) == [f"fault[{i}].flt" for i in range(4)]
+    r = run("read", *at(sim), "prim_sm", "--csv")
+    names = [row["name"] for row in csv.DictReader(io.StringIO(r.out))]
+    assert r.code == 0 and "prim_sm.state" in names and all(n.startswith("prim_sm.") for n in names)
+    r = run("read", *at(sim), "logger.*_soc_*")  # only time series: all left out
+    assert r.code == EXIT_NOT_FOUND and "left out" in r.err
+
+
+def test_read_unknown_and_unsuitable_names(sim: SimulatorThread) -> None:
+    r = run("read", *at(sim), "battery.soc", "battery.sco")
+    assert r.code == EXIT_NOT_FOUND and "did you mean" in r.err and r.out == ""
+    r = run("read", *at(sim), "nothing.*")
+    assert r.code == EXIT_NOT_FOUND and "no OID name matches" in r.err
+    r = run("read", *at(sim), "logger.minutes_soc_log_ts")
+    assert r.code == EXIT_BAD_INPUT and "rctclient history" in r.err
+
+
+def test_simulate_needs_no_device() -> None:
+    r = run("read-value", "--simulate", "-n", "battery.soc", "-v")
+    assert r.code == 0, r
+    assert r.out.startswith("#545 0x959930BF battery.soc") and "%" in r.out
+    r = run("read", "--simulate", "battery.*", "--json")
+    assert r.code == 0 and len(json.loads(r.out)) > 20
