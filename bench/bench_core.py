@@ -468,7 +468,9 @@ def bench_peer(python: str, d: Data, repeat: int, stream_repeat: int, tmp: str) 
     }
     data_file.write_bytes(pickle.dumps(payload, protocol=4))
     script.write_text(PEER_SCRIPT)
-    out = subprocess.run([python, "-I", str(script), str(data_file)], capture_output=True, text=True, cwd=tmp)
+    out = subprocess.run(
+        [python, "-I", str(script), str(data_file)], capture_output=True, text=True, cwd=tmp, check=False
+    )
     if out.returncode != 0:
         raise SystemExit(f"the peer benchmark failed:\n{out.stderr}")
     res: dict[str, float] = json.loads(out.stdout)

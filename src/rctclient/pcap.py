@@ -875,7 +875,7 @@ class CaptureReader:
             else:
                 size = len(ev.data)
             if base:
-                ev = ev._replace(offset=offset) if isinstance(ev, Frame) else dataclasses.replace(ev, offset=offset)
+                ev = ev._replace(offset=offset)
             # the packet that holds the event's last byte
             while len(segmap) > 1 and segmap[1][0] <= offset:
                 segmap.popleft()
