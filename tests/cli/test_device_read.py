@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_UNREACHABLE
+from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_UNREACHABLE
 from rctclient.simulator import SimulatorThread
 
 from ._helpers import at, run
@@ -119,3 +119,17 @@ def test_simulate_needs_no_device() -> None:
     assert r.out.startswith("#545 0x959930BF battery.soc") and "%" in r.out
     r = run("read", "--simulate", "battery.*", "--json")
     assert r.code == 0 and len(json.loads(r.out)) > 20
+
+
+def test_cut_payloads_are_a_device_error() -> None:
+    from rctclient.simulator import FaultProfile
+
+    with SimulatorThread(port=0, faults=FaultProfile(truncated_payload=1.0)) as cutting:
+        r = run("read-value", *at(cutting, timeout=1.0, retries=1), "-n", "battery.soc")
+    assert r.code == EXIT_DEVICE and r.err.count("\n") == 1 and "truncated" in r.err
+
+
+def test_debug_logs_details(closed_port: int) -> None:
+    r = run("-d", "read-value", "-h", "127.0.0.1", "-p", str(closed_port), "-n", "battery.soc")
+    assert r.code == EXIT_UNREACHABLE
+    assert r.err.splitlines()[-1].startswith("Error: cannot connect")

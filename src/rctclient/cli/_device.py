@@ -219,6 +219,8 @@ def open_client(spec: DeviceSpec) -> Iterator[Client]:
             host, port = sim.host, sim.port
             log.debug("simulated inverter on %s:%d (seed %d)", host, port, SIMULATOR_SEED)
         client = Client(host, port, timeout=spec.timeout, retries=spec.retries, connect_timeout=spec.timeout)
+        if spec.debug:
+            stack.callback(lambda: log.debug("client counters: %s", client.stats.as_dict()))
         yield stack.enter_context(client)
 
 
