@@ -108,3 +108,22 @@ def test_events(sim: SimulatorThread) -> None:
     ]
     r = run("events", *at(sim), "--from", "2000-01-01", "--to", "2000-01-02")
     assert r.code == 0 and r.out == "" and "no events" in r.err
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rctclient.cli import _device
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = io.StringIO()
+    monkeypatch.setattr("sys.stderr", quiet)
+    with _device.progress(3, "fetching") as advance:
+        advance(3)
+    assert quiet.getvalue() == ""
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    with _device.progress(3, "fetching") as advance:
+        advance(3)
+    assert "fetching" in terminal.getvalue()
