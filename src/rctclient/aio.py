@@ -21,7 +21,7 @@ from datetime import tzinfo
 from types import TracebackType
 from typing import Any
 
-from .errors_client import RctConnectionError
+from .exceptions import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,

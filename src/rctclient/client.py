@@ -27,7 +27,7 @@ from datetime import tzinfo
 from types import TracebackType
 from typing import Any
 
-from .errors_client import RctConnectionError
+from .exceptions import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,
@@ -64,7 +64,7 @@ class Client(ClientBase):
     Connecting happens on ``with`` (or :meth:`connect`) and again, with exponential backoff, whenever
     a request needs the connection after it was lost. While the backoff runs and a request's
     deadline would pass before the next attempt, the request fails at once with
-    :class:`~rctclient.errors_client.RctConnectionError`: a device that is off costs nothing.
+    :class:`~rctclient.exceptions.RctConnectionError`: a device that is off costs nothing.
     """
 
     def _init_transport(self) -> None:

@@ -13,7 +13,7 @@ bytes to send. It
   decoded;
 * owns the deadlines: a per-attempt timeout, a bounded number of retries with jittered exponential
   delays (seeded RNG for tests) and a deadline per request, after which it fails with
-  :class:`~rctclient.errors_client.RctTimeout`;
+  :class:`~rctclient.exceptions.RctTimeout`;
 * pipelines: at most ``max_in_flight`` requests on the wire, sent in bursts with a pause in between;
 * counts what happens (:class:`Stats`).
 
@@ -40,15 +40,17 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
-from .errors_client import (
+from .exceptions import (
+    PayloadDecodeError,
+    RctClientException,
     RctConnectionError,
     RctTimeout,
     UnsafeWrite,
+    ValueEncodeError,
     WriteNotVerified,
     WriteOutOfBounds,
     WriteRefused,
 )
-from .exceptions import PayloadDecodeError, RctClientException, ValueEncodeError
 from .faults import Fault
 from .frame import CRCMismatch, Frame, FrameDecoder, Garbage, make_frame
 from .registry import REGISTRY, ObjectInfo, Registry

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _fake import LOG_START, MINUTE_STEP, AsyncDriver, FakeDevice, FakeServer, SyncDriver, default_value, series_value
 
-from rctclient.errors_client import RctConnectionError, RctTimeout, UnsafeWrite, WriteOutOfBounds, WriteRefused
+from rctclient.exceptions import RctConnectionError, RctTimeout, UnsafeWrite, WriteOutOfBounds, WriteRefused
 from rctclient.frame import Frame, decode_frames
 from rctclient.protocol import BatteryStatus, EventRecord, ReadManyResult, WriteResult
 from rctclient.registry import REGISTRY, RegistryKeyError

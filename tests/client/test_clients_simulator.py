@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _fake import AsyncDriver, SyncDriver
 
-from rctclient.errors_client import RctConnectionError, RctTimeout
+from rctclient.exceptions import RctConnectionError, RctTimeout
 from rctclient.registry import REGISTRY
 from rctclient.simulator import Clock, FaultProfile, SimulatorThread
 from rctclient.types import DataType

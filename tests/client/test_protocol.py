@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rctclient
-from rctclient.errors_client import RctTimeout, UnsafeWrite, WriteOutOfBounds
+from rctclient.exceptions import RctTimeout, UnsafeWrite, WriteOutOfBounds
 from rctclient.frame import make_frame
 from rctclient.protocol import (
     Call,
