@@ -6,7 +6,7 @@ import pytest
 
 from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND
 from rctclient.cli._device import EXIT_NOT_VERIFIED
-from rctclient.errors_client import WriteNotVerified
+from rctclient.exceptions import WriteNotVerified
 from rctclient.frame import make_frame
 from rctclient.simulator import SimulatorThread
 from rctclient.types import Command, DataType

@@ -128,14 +128,15 @@ def device_options(func: F) -> F:
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a library exception (whose fault, what kind of failure)."""
-    from ..errors_client import (  # noqa: PLC0415
+    from ..exceptions import (  # noqa: PLC0415  # noqa: PLC0415
+        PayloadDecodeError,
         RctConnectionError,
         RctTimeout,
+        RegistryKeyError,
         UnsafeWrite,
         WriteNotVerified,
         WriteRefused,
     )
-    from ..exceptions import PayloadDecodeError, RegistryKeyError  # noqa: PLC0415
 
     if isinstance(exc, RctConnectionError):
         return EXIT_UNREACHABLE
@@ -187,7 +188,7 @@ def cli_errors(spec: DeviceSpec | None = None) -> Iterator[None]:
         yield
     except RctClientException as exc:
         log.debug("failed", exc_info=True)
-        from ..errors_client import RctConnectionError  # noqa: PLC0415
+        from ..exceptions import RctConnectionError  # noqa: PLC0415
 
         message = str(exc)
         if (

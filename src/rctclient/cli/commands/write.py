@@ -65,7 +65,7 @@ def write_value(device: DeviceSpec, name: str, value: str, yes: bool, dry_run: b
       rctclient write-value -h inverter power_mng.battery_power_extern -2000
       rctclient write-value --dry-run power_mng.use_grid_power_enable on
     """
-    from ...errors_client import UnsafeWrite, WriteOutOfBounds  # noqa: PLC0415
+    from ...exceptions import UnsafeWrite, WriteOutOfBounds  # noqa: PLC0415
     from ...protocol import parse_value  # noqa: PLC0415
 
     info: ObjectInfo = resolve_oid(name)
