@@ -128,7 +128,7 @@ def device_options(func: F) -> F:
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a library exception (whose fault, what kind of failure)."""
-    from ..exceptions import (  # noqa: PLC0415  # noqa: PLC0415
+    from ..exceptions import (  # noqa: PLC0415
         PayloadDecodeError,
         RctConnectionError,
         RctTimeout,
