@@ -36,7 +36,7 @@ from .protocol import (
     TimeArg,
     WriteResult,
 )
-from .types import TimeseriesPoint
+from .types import EventTable, Timeseries, TimeseriesPoint
 
 __all__ = ["AsyncClient"]
 
@@ -112,7 +112,7 @@ class AsyncClient(ClientBase):
         if stream is not None and stream.transport is not None:
             stream.transport.close()
             await asyncio.sleep(0)  # let the transport finish closing
-        self.protocol.connection_lost(time.monotonic())
+        self.protocol.connection_lost(time.monotonic(), closed=True)
         self._wake()
 
     def _lost(self, stream: _Stream) -> None:
@@ -262,6 +262,11 @@ class AsyncClient(ClientBase):
     ) -> list[TimeseriesPoint]:
         """The logged points between ``start`` and ``end`` (inclusive), oldest first."""
         result: list[TimeseriesPoint] = await self._run(self._ops.history(oid, start, end, tz=tz))
+        return result
+
+    async def query(self, oid: OidRef, at: TimeArg, *, tz: tzinfo | None = None) -> Timeseries | EventTable:
+        """One page of a time series or of the event table (see :meth:`rctclient.client.Client.query`)."""
+        result: Timeseries | EventTable = await self._run(self._ops.query(oid, at, tz=tz))
         return result
 
     async def events(self, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None) -> list[EventRecord]:

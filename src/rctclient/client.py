@@ -42,7 +42,7 @@ from .protocol import (
     TimeArg,
     WriteResult,
 )
-from .types import TimeseriesPoint
+from .types import EventTable, Timeseries, TimeseriesPoint
 
 __all__ = ["Client"]
 
@@ -98,14 +98,14 @@ class Client(ClientBase):
         """Close the connection; the client connects again if it is used after this."""
         with self._lock:
             self._closed = True
-            self._drop()
+            self._drop(closed=True)
 
-    def _drop(self) -> None:
+    def _drop(self, *, closed: bool = False) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
-        self.protocol.connection_lost(time.monotonic())
+        self.protocol.connection_lost(time.monotonic(), closed=closed)
 
     def _try_connect(self, now: float, timeout: float, *, raise_error: bool = False) -> bool:
         try:
@@ -281,6 +281,15 @@ class Client(ClientBase):
         datetime needs ``tz`` (the device's time zone).
         """
         result: list[TimeseriesPoint] = self._run(self._ops.history(oid, start, end, tz=tz))
+        return result
+
+    def query(self, oid: OidRef, at: TimeArg, *, tz: tzinfo | None = None) -> Timeseries | EventTable:
+        """One page of a time series or of the event table: the device's answer to the timestamp ``at``.
+
+        This is what the device does for one request (data logged before ``at``, as much as it
+        sends at once); :meth:`history` and :meth:`events` page through a whole range.
+        """
+        result: Timeseries | EventTable = self._run(self._ops.query(oid, at, tz=tz))
         return result
 
     def events(self, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None) -> list[EventRecord]:

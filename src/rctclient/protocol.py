@@ -463,9 +463,12 @@ class ClientProtocol:
         self._decoder = FrameDecoder(registry=self.registry)
         self.stats.connects += 1
 
-    def connection_lost(self, now: float) -> None:
-        """The connection is gone: what was on the wire is sent again once connected (if attempts are left)."""
-        if self.connected:
+    def connection_lost(self, now: float, *, closed: bool = False) -> None:
+        """The connection is gone: what was on the wire is sent again once connected (if attempts are left).
+
+        ``closed`` says the client closed it on purpose, which is not counted as a loss.
+        """
+        if self.connected and not closed:
             self.stats.connection_losses += 1
         self.connected = False
         for req in list(self._inflight.values()):
@@ -771,6 +774,9 @@ def parse_value(oid: OidRef, text: str, *, registry: Registry = REGISTRY) -> Any
             return _parse_bool(value_text)
         if data_type is DataType.FLOAT:
             if value_text.endswith("%"):
+                spec = writable().get(info.name)
+                if info.unit != "%" and (spec is None or spec.kind != "fraction"):
+                    raise ValueError("a percentage is only accepted for fractions such as SOC values")
                 return float(value_text[:-1]) / 100.0
             return float(value_text)
         if data_type is DataType.STRING:
@@ -1090,6 +1096,15 @@ def _item_key(item: TimeseriesPoint | EventEntry) -> tuple[Any, ...]:
     return (item.entry_type, item.timestamp, item.element2, item.element3, item.element4)
 
 
+def query_op(info: ObjectInfo, at: int, *, timeout: float | None = None) -> Op:
+    """One answer of time series or event table ``info`` to the timestamp ``at``, as the device gives it."""
+    if info.response_data_type not in (DataType.TIMESERIES, DataType.EVENT_TABLE):
+        raise ValueError(f"{info.name} is neither a time series nor the event table")
+    reqs = yield [Call(info, payload=encode_value(DataType.INT32, at), stamp=at, timeout=timeout)]
+    assert reqs is not None
+    return reqs[0].result()
+
+
 def history_op(
     info: ObjectInfo, start: int, end: int, *, max_pages: int | None = None, timeout: float | None = None
 ) -> Op:
@@ -1227,6 +1242,9 @@ class ClientOps:
         timeout: float | None = None,
     ) -> Op:
         return history_op(self.resolve(oid), to_unix(start, tz), to_unix(end, tz), timeout=timeout)
+
+    def query(self, oid: OidRef, at: TimeArg, *, tz: tzinfo | None = None, timeout: float | None = None) -> Op:
+        return query_op(self.resolve(oid), to_unix(at, tz), timeout=timeout)
 
     def events(self, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None, timeout: float | None = None) -> Op:
         return events_op(to_unix(start, tz), to_unix(end, tz), registry=self.registry, timeout=timeout)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND
-from rctclient.cli._device import EXIT_NOT_VERIFIED
+from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND, EXIT_NOT_VERIFIED
 from rctclient.exceptions import WriteNotVerified
 from rctclient.frame import make_frame
 from rctclient.simulator import SimulatorThread

@@ -288,6 +288,20 @@ def test_parse_value() -> None:
     assert parse_value("power_mng.soc_strategy", "0x3") == 3
     with pytest.raises(WriteOutOfBounds):
         parse_value("power_mng.soc_min", "lots")
+    # a percentage only for fractions: 50% of a power in W is a mistake, not 0.5 W
+    assert parse_value("power_mng.battery_power_extern", "-1500") == -1500.0
+    with pytest.raises(WriteOutOfBounds, match="percentage"):
+        parse_value("power_mng.battery_power_extern", "50%")
+
+
+def test_closing_is_not_a_lost_connection() -> None:
+    proto = ClientProtocol(timeout=1.0, retries=0)
+    proto.connection_made(0.0)
+    proto.connection_lost(1.0, closed=True)
+    assert proto.stats.connection_losses == 0
+    proto.connection_made(2.0)
+    proto.connection_lost(3.0)
+    assert proto.stats.connection_losses == 1
 
 
 def test_times_and_resolution() -> None:

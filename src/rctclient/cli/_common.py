@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_FOUND",
+    "EXIT_NOT_VERIFIED",
     "EXIT_TIMEOUT",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
@@ -35,6 +36,7 @@ EXIT_BAD_INPUT = 4  # input that cannot be decoded: hex, files, captures
 EXIT_UNREACHABLE = 5  # the device cannot be reached
 EXIT_TIMEOUT = 6  # the device did not answer in time
 EXIT_DEVICE = 7  # the device answered, but not what was asked (refused write, bad payload)
+EXIT_NOT_VERIFIED = 8  # a write could not be read back: it may or may not have been applied
 EXIT_INTERRUPTED = 130
 
 

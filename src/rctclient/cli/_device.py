@@ -28,6 +28,7 @@ from ._common import (
     EXIT_DEVICE,
     EXIT_ERROR,
     EXIT_NOT_FOUND,
+    EXIT_NOT_VERIFIED,
     EXIT_TIMEOUT,
     EXIT_UNREACHABLE,
     CliError,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from ..registry import ObjectInfo
 
 __all__ = [
-    "EXIT_NOT_VERIFIED",
     "SIMULATOR_SEED",
     "DeviceSpec",
     "device_options",
@@ -51,9 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("rctclient.cli")
-
-#: A write whose result could not be read back (it may or may not have been applied).
-EXIT_NOT_VERIFIED = 8
 
 #: The seed of the simulator behind ``--simulate`` (fixed, so that runs are comparable).
 SIMULATOR_SEED = 1
