@@ -31,8 +31,15 @@ CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
 def cli(ctx: click.Context, debug: bool) -> None:
     """Talk to RCT Power inverters over their Serial Communication Protocol (TCP port 8899).
 
+    Every device command takes --host/--port, or --simulate to talk to a built-in simulated
+    inverter instead. The protocol has no authentication or encryption: whoever reaches the
+    device's port controls it.
+
     \b
     Examples:
+      rctclient status --simulate
+      rctclient read-value --host 192.168.0.10 -n battery.soc
+      rctclient history --host inverter minutes_soc --from 1d --csv
       rctclient registry search soc
       rctclient decode 002b0508959930bf3f590f868810
     """

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ...pcap import CaptureEvent, CaptureReader
 
 _COLUMNS = ("time", "flow", "direction", "command", "id", "name", "value", "flags")
-_WIDTHS = (15, 29, 11, 13, 10, 32, 0, 0)
+_WIDTHS = (15, 33, 11, 13, 10, 32, 30, 0)
 
 
 def _oids(patterns: tuple[str, ...]) -> set[int] | None:
