@@ -54,6 +54,16 @@ def test_every_command_has_help_with_an_example(name: str, command: click.Comman
             assert param.help, f"{name} {param.opts} has no help"
 
 
+def test_cli_reference_is_current() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "cli_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+
+
 def test_cli_runs_as_a_real_process() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "rctclient", "decode", "002b0508959930bf3f590f868810"],
