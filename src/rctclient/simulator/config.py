@@ -56,6 +56,9 @@ __all__ = [
 ]
 
 
+_RANGES = ("latency", "silence_duration")  # the FaultProfile fields that are (min, max) seconds
+
+
 class ConfigError(ValueError):
     """A configuration file or snapshot that cannot be used (the message says which part and why)."""
 
@@ -90,8 +93,12 @@ class FaultProfile:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, tuple | list):
-                if len(value) != 2 or not all(isinstance(v, int | float) and v >= 0 for v in value):
+            if f.name in _RANGES:
+                if (
+                    not isinstance(value, tuple | list)
+                    or len(value) != 2
+                    or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value)
+                ):
                     raise ConfigError(f"fault {f.name} must be (min, max) seconds >= 0, got {value!r}")
                 low, high = float(value[0]), float(value[1])
                 if low > high:
