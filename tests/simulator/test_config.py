@@ -159,7 +159,11 @@ def test_snapshot_errors(tmp_path: Path, content: object, message: str) -> None:
 
 def test_snapshot_value_is_served_exactly(tmp_path: Path) -> None:
     path = tmp_path / "dump.json"
-    values = {"battery.soc": 0.123456789, "inverter_sn": "REPLAY-1", "g_sync.p_ac_grid_sum_lp": -1234.5}
+    values: dict[str, float | str] = {
+        "battery.soc": 0.123456789,
+        "inverter_sn": "REPLAY-1",
+        "g_sync.p_ac_grid_sum_lp": -1234.5,
+    }
     path.write_text(json.dumps({"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": values}))
     with SimulatorThread(port=0, snapshot=path, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
         for name, value in values.items():
@@ -167,7 +171,10 @@ def test_snapshot_value_is_served_exactly(tmp_path: Path) -> None:
             frame = c.read(name)
             assert frame.data == encode_value(info.response_data_type, value)  # the same bytes
             decoded = decode_value(info.response_data_type, frame.data)
-            assert decoded == value if isinstance(value, str) else abs(decoded - value) < 1e-3
+            if isinstance(value, str):
+                assert decoded == value
+            else:
+                assert isinstance(decoded, float) and abs(decoded - value) < 1e-3
         sim.call(lambda: sim.simulator.clock.advance(3600))
         assert c.read("battery.soc").data == encode_value(
             REGISTRY.get_by_name("battery.soc").response_data_type, 0.123456789
