@@ -37,6 +37,10 @@ MAX_WRITE_BUFFER = 1 << 20
 #: READ_PERIODICALLY registrations per device.
 MAX_PERIODIC = 64
 _SHORT_MAX = 0xFF
+#: Distinct single-request segments remembered with their decoded frame (the fast path).
+_MAX_CACHED_REQUESTS = 4096
+#: Answer frames remembered by (command, OID, address, payload).
+_MAX_CACHED_ANSWERS = 4096
 _UNSOLICITED_NAMES = (
     "battery.soc",
     "g_sync.p_ac_grid_sum_lp",
@@ -135,15 +139,31 @@ class _Connection(asyncio.Protocol):
         sim = self.sim
         sim.counters.bytes_in += len(data)
         decoder = self.decoder
-        decoder.feed(data)
         handle = sim._handle
-        while True:
-            event = decoder.next_event()
-            if not event:
-                break
+        requests = sim._requests
+        # Fast path: a segment that is exactly one request seen before (a client polling values)
+        # skips the decoder; the decoder is idle then, so nothing it holds is passed over.
+        frame = requests.get(data)
+        if frame is not None and not decoder.buffered:
+            handle(self, frame)
+            sim._flush(self.bus)
+            return
+        idle = not decoder.buffered
+        decoder.feed(data)
+        events = list(decoder.events())
+        if (
+            idle
+            and len(events) == 1
+            and type(events[0]) is Frame
+            and not decoder.buffered
+            and len(requests) < _MAX_CACHED_REQUESTS
+        ):
+            requests[bytes(data)] = events[0]
+        for event in events:
             if type(event) is Frame:
                 handle(self, event)
-            elif isinstance(event, CRCMismatch | Garbage):
+                continue
+            if isinstance(event, CRCMismatch | Garbage):
                 sim.counters.bad_frames += 1
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("%s ignored: %s", self.peer, describe_event(event).text or event)
@@ -249,6 +269,8 @@ class Simulator:
         self._periodic_wake: asyncio.Event | None = None  # created in start(), on the loop
         self._tasks: list[asyncio.Task[None]] = []
         self._verbose = log.isEnabledFor(logging.INFO)
+        self._requests: dict[bytes, Frame] = {}
+        self._answers: dict[tuple[int, int, int, bytes], bytes] = {}
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -371,7 +393,7 @@ class Simulator:
             low, high = faults.silence_duration
             self._silent_until = time.monotonic() + self._rng.uniform(low, high)
             counters.fault("silence")
-        if self._is_silent():
+        if (self._silent or self._silent_until or self.night_silent) and self._is_silent():
             counters.silenced += 1
             return
         if faults.interrupt:
@@ -482,14 +504,25 @@ class Simulator:
             command = Command.PLANT_LONG_RESPONSE if long_ else Command.PLANT_RESPONSE
         else:
             command = Command.LONG_RESPONSE if long_ else Command.RESPONSE
-        data = _frame_bytes(command, oid, payload, address or 0, crc_xor)
+        if crc_xor:
+            data = _frame_bytes(command, oid, payload, address or 0, crc_xor)
+        else:
+            key = (command, oid, address or 0, payload)
+            cached = self._answers.get(key)
+            if cached is None:
+                cached = make_frame(command, oid, payload, address or 0)
+                if len(self._answers) >= _MAX_CACHED_ANSWERS:
+                    self._answers.clear()
+                self._answers[key] = cached
+            data = cached
         if periodic:
             counters.periodic_answers += 1
-        low, high = faults.latency
-        delay = rng.uniform(low, high) if high > 0 else 0.0
         entry: list[Any] = [data, None, False]
-        if delay > 0 and self._loop is not None:
-            entry[1] = self._loop.call_later(delay, self._deliver, bus, entry)
+        low, high = faults.latency
+        if high > 0 and self._loop is not None:
+            delay = rng.uniform(low, high)
+            if delay > 0:
+                entry[1] = self._loop.call_later(delay, self._deliver, bus, entry)
         bus.pending.append(entry)
         if self._verbose:
             self._log_frame("*" if self._shared is not None else next(iter(bus.conns), None), "<", data)
@@ -532,9 +565,14 @@ class Simulator:
 
     def _flush(self, bus: _Bus) -> None:
         """Send the answers that have no latency (kept pending only while the burst was handled)."""
-        if not bus.pending:
+        pending = bus.pending
+        if not pending:
             return
-        ready = [e for e in bus.pending if e[1] is None]
+        if len(pending) == 1 and pending[0][1] is None:  # the usual case: one answer, no latency
+            data = pending.pop()[0]
+            self._send(bus, data)
+            return
+        ready = [e for e in pending if e[1] is None]
         if not ready:
             return
         bus.pending[:] = [e for e in bus.pending if e[1] is not None]
@@ -542,7 +580,12 @@ class Simulator:
 
     def _send(self, bus: _Bus, data: bytes, answers: int = 1) -> None:
         self.counters.answers += answers
-        for conn in list(bus.conns):
+        conns = bus.conns
+        if len(conns) == 1:
+            for conn in conns:
+                conn.send(data)
+            return
+        for conn in list(conns):
             conn.send(data)
 
     # -- logging ---------------------------------------------------------------------------------
