@@ -112,13 +112,14 @@ class AsyncClient(ClientBase):
         if stream is not None and stream.transport is not None:
             stream.transport.close()
             await asyncio.sleep(0)  # let the transport finish closing
-        self.protocol.connection_lost(time.monotonic(), closed=True)
+        if stream is not None:
+            self._connection_ended(time.monotonic(), deliberate=True)
         self._wake()
 
     def _lost(self, stream: _Stream) -> None:
         if self._stream is stream:
             self._stream = None
-            self.protocol.connection_lost(time.monotonic())
+            self._connection_ended(time.monotonic())
         self._wake()
 
     def _wake(self) -> None:
@@ -150,10 +151,9 @@ class AsyncClient(ClientBase):
                 ) from exc
             return False
         self._stream = stream
-        failures = self.reconnect.succeeded()
+        failures = self._connection_opened(time.monotonic())
         if failures:
             log.info("connected to %s:%d after %d failed attempts", self.host, self.port, failures)
-        self.protocol.connection_made(time.monotonic())
         return True
 
     async def _reconnect(self) -> None:

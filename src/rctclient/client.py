@@ -105,7 +105,7 @@ class Client(ClientBase):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
-        self.protocol.connection_lost(time.monotonic(), closed=closed)
+            self._connection_ended(time.monotonic(), deliberate=closed)
 
     def _try_connect(self, now: float, timeout: float, *, raise_error: bool = False) -> bool:
         try:
@@ -126,10 +126,9 @@ class Client(ClientBase):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         self._sock = sock
-        failures = self.reconnect.succeeded()
+        failures = self._connection_opened(time.monotonic())
         if failures:
             log.info("connected to %s:%d after %d failed attempts", self.host, self.port, failures)
-        self.protocol.connection_made(time.monotonic())
         return True
 
     def _reconnect(self, now: float) -> None:

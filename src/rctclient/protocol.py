@@ -639,9 +639,26 @@ class ReconnectPolicy:
         return delay
 
     def succeeded(self) -> int:
-        """Record a connection; returns how many failures came before it."""
-        failures, self.failures, self.next_attempt = self.failures, 0, 0.0
-        return failures
+        """Record a connection; returns how many failures came before it.
+
+        The backoff is not reset yet: only a connection that carried a valid frame resets it (see
+        :meth:`lost`), so that a device (or a proxy) that accepts connections and drops them at once
+        does not cause a storm of reconnects.
+        """
+        self.next_attempt = 0.0
+        return self.failures
+
+    def lost(self, now: float, *, useful: bool) -> float:
+        """Record the end of a connection; returns the delay until the next attempt.
+
+        ``useful``: a valid frame arrived on it. Then the backoff starts over; otherwise the
+        connection counts as a failed attempt.
+        """
+        if useful:
+            self.failures = 0
+            self.next_attempt = 0.0
+            return 0.0
+        return self.failed(now)
 
     def wait(self, now: float) -> float:
         """Seconds until the next attempt is allowed (0 if now)."""
@@ -1312,7 +1329,22 @@ class ClientBase:
         )
         self.reconnect = ReconnectPolicy(maximum=reconnect_max, rng=rng)
         self._ops = ClientOps(self.protocol, registry)
+        self._frames_at_connect = 0
         self._init_transport()
+
+    def _connection_opened(self, now: float) -> int:
+        """A connection was made; returns how many failed attempts came before it (for the log)."""
+        failures = self.reconnect.succeeded()
+        self._frames_at_connect = self.protocol.stats.frames
+        self.protocol.connection_made(now)
+        return failures
+
+    def _connection_ended(self, now: float, *, deliberate: bool = False) -> None:
+        """The connection ended: lost (counted against the backoff unless it carried frames) or closed by us."""
+        useful = self.protocol.stats.frames > self._frames_at_connect
+        if not deliberate or useful:
+            self.reconnect.lost(now, useful=useful)
+        self.protocol.connection_lost(now, closed=deliberate)
 
     def _init_transport(self) -> None:
         """Set up the subclass's connection state (called at the end of ``__init__``)."""
