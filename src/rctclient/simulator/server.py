@@ -110,8 +110,8 @@ class _Connection(asyncio.Protocol):
         self.bus = sim._shared if sim._shared is not None else _Bus()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (asyncio's own or another loop's, such as uvloop's, which do not subclass it)
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.bus.conns.add(self)
