@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -99,6 +100,29 @@ def test_port_0_verbose_lines_and_clean_stop(running: list[Running], sig: int) -
     assert sim.stop(sig) == 0
     summary = sim.wait_for(r"^stopped: ")
     assert "1 requests, 1 answers, faults: none" in summary
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_event_loops(running: list[Running], loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop", reason="the 'fast' extra is not installed")
+    sim = Running("--loop", loop)
+    running.append(sim)
+    with Client(sim.port) as c:
+        assert c.read("battery.soc").data
+    assert sim.stop() == 0
+    assert "1 requests, 1 answers" in sim.wait_for(r"^stopped: ")
+
+
+def test_uvloop_missing_is_one_line(tmp_path: Path) -> None:
+    # a Python that cannot import uvloop: a clear error, not a traceback
+    blocker = tmp_path / "uvloop.py"
+    blocker.write_text("raise ImportError('blocked for the test')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [*CMD, "-p", "0", "--loop", "uvloop"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert out.returncode != 0
+    assert out.stderr.strip() == "Error: --loop uvloop needs uvloop: pip install 'rctclient[fast]'"
 
 
 def test_bad_config_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
