@@ -747,9 +747,11 @@ class FrameDecoder:
         commands = _COMMANDS
         find = buf.find
         append = self._queue.append
-        make = _make_frame_event
+        new = _tuple_new
+        frame_cls = Frame
         unpack = _unpack_u32
         frames = 0
+        quiet_noise = not self._report_noise
         pos = self._pos
         try:
             while pos < end:
@@ -780,7 +782,10 @@ class FrameDecoder:
                             # not a keep-alive: 'AT' is noise before the start token
                         else:
                             j -= 2
-                    self._noise(pos, j)
+                    if quiet_noise and self._covered <= pos:
+                        self.stats.garbage_bytes += j - pos  # the usual 0x00 before a frame
+                    else:
+                        self._noise(pos, j)
                     pos = j
                     continue
                 # Fast path: a complete frame with a good CRC whose length field is not escaped.
@@ -811,7 +816,7 @@ class FrameDecoder:
                                         address = 0
                                         oid = unpack(buf, head)[0]
                                         payload = buf[head + 4 : n]
-                                    append(make(info[0], oid, address, payload, start + j, e - j))
+                                    append(new(frame_cls, (info[0], oid, address, payload, start + j, e - j)))
                                     pos = e
                                     continue
                             elif buf[j + 2] != ESCAPE_TOKEN and (info[1] == 1 or buf[j + 3] != ESCAPE_TOKEN):
@@ -834,9 +839,32 @@ class FrameDecoder:
                                             address = 0
                                             oid = unpack(body, h)[0]
                                             payload = body[h + 4 : n]
-                                        append(make(info[0], oid, address, payload, start + j, wire_end - j))
+                                        append(
+                                            new(frame_cls, (info[0], oid, address, payload, start + j, wire_end - j))
+                                        )
                                         pos = wire_end
                                         continue
+                        elif (
+                            e > end
+                            and length >= (8 if info[3] else 4)
+                            and not self._eof
+                            and find(b"-", j + 2, head) == -1
+                            and buf.count(b"+", j + 1, end) == buf.count(b"-+", j + 1, end)
+                        ):
+                            # Incomplete (a frame split between two reads, the common case) and no bare
+                            # start token inside it that could begin another frame: wait for the rest,
+                            # unless the length is more than the OID's data type allows.
+                            payload_len = length - (8 if info[3] else 4)
+                            header_end = head + (8 if info[3] else 4)
+                            limit: int | None = None
+                            if header_end <= end and find(b"-", head, header_end) == -1:
+                                limit = self._payload_limit(unpack(buf, header_end - 4)[0], info[0])
+                            if payload_len <= self._max_payload and (limit is None or payload_len <= limit):
+                                self._pending = j
+                                self._pending_checked = end
+                                self._wait_until = start + e + buf.count(b"--", j + 2, end)
+                                pos = j
+                                return
                 # Everything else: escapes, incomplete frames, bad frames.
                 self._pos = pos
                 waiting = not self._slow(j, end)
