@@ -20,7 +20,8 @@ PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_examples_run_as_written(page: str) -> None:
+def test_examples_run_as_written(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the examples use paths relative to the checkout
     result = doctest.testfile(str(ROOT / page), module_relative=False, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
 
