@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,21 @@ def test_cli_reference_is_current() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_missing_click_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "click.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "rctclient", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == "Error: the rctclient command line tool needs click: pip install 'rctclient[cli]'"
 
 
 def test_cli_runs_as_a_real_process() -> None:
