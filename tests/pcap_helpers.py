@@ -11,6 +11,7 @@ import io
 import ipaddress
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import dpkt
 import dpkt.pcapng
@@ -19,15 +20,39 @@ SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
 ETHERNET, NULL, RAW, LOOP, SLL, SLL2 = 1, 0, 101, 108, 113, 276
 
 
-def tcp_ip(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int, payload: bytes) -> bytes:
-    """An IPv4 or IPv6 packet with a TCP segment (checksums left zero: captures often have them wrong)."""
-    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq % (1 << 32), ack % (1 << 32), 5 << 4, flags, 65535, 0, 0)
+def tcp_ip(
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    payload: bytes,
+    *,
+    tcp_options: bytes = b"",
+    ip_options: bytes = b"",
+    ext_headers: tuple[tuple[int, bytes], ...] = (),
+) -> bytes:
+    """An IPv4 or IPv6 packet with a TCP segment (checksums left zero: captures often have them wrong).
+
+    ``tcp_options`` and ``ip_options`` (IPv4) are padded to 4 bytes; ``ext_headers`` are IPv6 extension
+    headers in order, each (its type, its bytes after the next-header byte: length byte included).
+    """
+    tcp_options += b"\x00" * (-len(tcp_options) % 4)
+    ip_options += b"\x00" * (-len(ip_options) % 4)
+    off = (20 + len(tcp_options)) // 4
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq % (1 << 32), ack % (1 << 32), off << 4, flags, 65535, 0, 0)
     a, b = ipaddress.ip_address(src), ipaddress.ip_address(dst)
-    body = tcp + payload
+    body = tcp + tcp_options + payload
     if a.version == 4:
-        head = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64, 6, 0, a.packed, b.packed)
-        return head + body
-    return struct.pack(">IHBB16s16s", 6 << 28, len(body), 6, 64, a.packed, b.packed) + body
+        ihl = 5 + len(ip_options) // 4
+        head = struct.pack(">BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + len(body), 1, 0x4000, 64, 6, 0, a.packed, b.packed)
+        return head + ip_options + body
+    types = [t for t, _ in ext_headers] + [6]
+    for (_, ext), nxt in zip(reversed(ext_headers), reversed(types[1:]), strict=True):
+        body = bytes([nxt]) + ext + body
+    return struct.pack(">IHBB16s16s", 6 << 28, len(body), types[0], 64, a.packed, b.packed) + body
 
 
 def link(linktype: int, ip: bytes) -> bytes:
@@ -58,6 +83,8 @@ class Conv:
     device_isn: int = 700000
     time: float = 1700000000.0
     packets: list[tuple[float, bytes]] = field(default_factory=list)  # (time, IP packet)
+    #: Given to :func:`tcp_ip` for every packet.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.c_next = self.client_isn + 1  # next sequence number the client sends
@@ -66,9 +93,29 @@ class Conv:
     def _add(self, to_device: bool, seq: int, flags: int, payload: bytes, dt: float) -> tuple[float, bytes]:
         self.time += dt
         if to_device:
-            ip = tcp_ip(self.client, self.device, self.client_port, self.device_port, seq, self.d_next, flags, payload)
+            ip = tcp_ip(
+                self.client,
+                self.device,
+                self.client_port,
+                self.device_port,
+                seq,
+                self.d_next,
+                flags,
+                payload,
+                **self.options,
+            )
         else:
-            ip = tcp_ip(self.device, self.client, self.device_port, self.client_port, seq, self.c_next, flags, payload)
+            ip = tcp_ip(
+                self.device,
+                self.client,
+                self.device_port,
+                self.client_port,
+                seq,
+                self.c_next,
+                flags,
+                payload,
+                **self.options,
+            )
         pkt = (self.time, ip)
         self.packets.append(pkt)
         return pkt
@@ -134,4 +181,13 @@ def pcapng_bytes(packets: list[tuple[float, bytes, int]], linktypes: list[int]) 
             iface_id=iface, ts_high=ts >> 32, ts_low=ts & 0xFFFFFFFF, pkt_data=link(linktypes[iface], ip)
         )
         writer.writepkt(epb)
+    return buf.getvalue()
+
+
+def pcap_frames(frames: list[tuple[float, bytes]], linktype: int = ETHERNET) -> bytes:
+    """A pcap file (dpkt's writer) of link-layer ``frames`` as they are."""
+    buf = io.BytesIO()
+    writer = dpkt.pcap.Writer(buf, snaplen=65535, linktype=linktype)
+    for t, frame in frames:
+        writer.writepkt(frame, t)
     return buf.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,24 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcap_helpers import ETHERNET, LOOP, NULL, RAW, SLL, SLL2, Conv, pcap_bytes, pcap_bytes_cut, pcapng_bytes
+from pcap_helpers import (
+    ACK,
+    ETHERNET,
+    FIN,
+    LOOP,
+    NULL,
+    PSH,
+    RAW,
+    SLL,
+    SLL2,
+    SYN,
+    Conv,
+    link,
+    pcap_bytes,
+    pcap_bytes_cut,
+    pcap_frames,
+    pcapng_bytes,
+)
 from rctclient.cli import cli
 from rctclient.cli._common import EXIT_BAD_INPUT
 from rctclient.frame import CRCMismatch, Frame, Garbage, GarbageReason, make_frame
@@ -478,3 +496,166 @@ def test_cli_without_dpkt_says_how_to_install_it(capture_file: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1
     assert out.stderr.strip() == "Error: reading captures needs dpkt: pip install 'rctclient[pcap]'"
+
+
+# -- review: headers, TCP corner cases, files ----------------------------------------------------------
+
+
+def _noisy_events(data: bytes) -> list[CaptureEvent]:
+    with read_capture(io.BytesIO(data), report_noise=True) as reader:
+        return list(reader)
+
+
+TIMESTAMPS = b"\x01\x01\x08\x0a" + bytes(8)  # NOP NOP timestamps: the usual 12 bytes of options
+
+
+@pytest.mark.parametrize("linktype", [ETHERNET, SLL, RAW])
+def test_tcp_options_and_ipv4_header_options(linktype: int) -> None:
+    conv = Conv(options={"tcp_options": TIMESTAMPS, "ip_options": b"\x94\x04\x00\x00"})  # router alert: IHL 6
+    conv.handshake()
+    req, resp = read(0.5)
+    conv.send(True, req)
+    conv.send(False, resp, chunks=[7, len(resp) - 7])
+    assert frames(_noisy_events(pcap_bytes(conv.packets, linktype))) == EXPECTED
+
+
+def test_ipv6_extension_headers() -> None:
+    hop_by_hop = b"\x00" + b"\x01\x04" + bytes(4)  # length 0 (8 bytes), PadN
+    routing = b"\x02\x00\x00" + bytes(4) + bytes(16)  # length 2 (24 bytes): type 0, no segments left
+    destination = b"\x00" + b"\x01\x04" + bytes(4)
+    conv = Conv(
+        client="fd00::2", device="fd00::1", options={"ext_headers": ((0, hop_by_hop), (43, routing), (60, destination))}
+    )
+    conv.handshake()
+    req, resp = read(0.5)
+    conv.send(True, req)
+    conv.send(False, resp)
+    with read_capture(io.BytesIO(pcap_bytes(conv.packets)), report_noise=True) as reader:
+        assert frames(list(reader)) == EXPECTED
+    assert reader.stats.gaps == reader.stats.cut_packets == reader.stats.garbage_bytes == 0
+
+
+def test_vlan_tags() -> None:
+    conv = simple_conversation()
+    tagged = []
+    for t, ip in conv.packets:
+        frame = link(ETHERNET, ip)
+        tagged.append((t, frame[:12] + b"\x88\xa8\x00\x05" + b"\x81\x00\x00\x07" + frame[12:]))  # QinQ
+    assert frames(events(pcap_frames(tagged))) == EXPECTED
+
+
+def test_ethernet_padding_is_not_payload() -> None:
+    """Frames shorter than 60 bytes are padded by the sender: a keep-alive of 1 byte comes with 5 zeros."""
+    conv = Conv()
+    conv.handshake()
+    req, resp = read(0.5)
+    conv.send(True, req)
+    conv.send(False, resp)
+    conv._add(True, conv.c_next - 1, ACK, req[-1:], 0.5)  # a keep-alive with 1 byte of old data
+    conv.send(True, b"AT+\r")  # 4 bytes: padded too
+    conv.send(True, req)
+    padded = [(t, f + bytes(max(0, 60 - len(f)))) for t, f in ((t, link(ETHERNET, ip)) for t, ip in conv.packets)]
+    with read_capture(io.BytesIO(pcap_frames(padded)), report_noise=True) as reader:
+        evs = list(reader)
+    assert [e.description.kind for e in evs] == ["frame", "frame", "keep-alive", "frame"]
+    assert reader.stats.garbage_bytes == 0 and reader.stats.retransmitted_bytes == 1
+
+
+def test_keepalive_with_one_byte_of_old_data_and_zero_window_probes() -> None:
+    conv = Conv()
+    conv.handshake()
+    req, resp = read(0.5)
+    conv.send(True, req)
+    conv._add(True, conv.c_next - 1, ACK, req[-1:], 1.0)  # keep-alive: 1 byte of old data
+    conv._add(True, conv.c_next - 1, ACK, b"\x00", 1.0)  # Windows keep-alive: a zero byte
+    conv._add(False, conv.d_next - 1, ACK, b"", 1.0)  # Linux zero-window probe: no data, sequence number - 1
+    conv._add(True, conv.c_next, ACK, req[:1], 0.2)  # zero-window probes: the next byte, again and again
+    conv._add(True, conv.c_next, ACK, req[:1], 0.4)
+    conv.send(True, req)  # then the whole frame once the window opens
+    conv.send(False, resp + resp)
+    with read_capture(io.BytesIO(pcap_bytes(conv.packets)), report_noise=True) as reader:
+        evs = list(reader)
+    assert [(e.direction.value, e.description.kind) for e in evs] == [("to device", "frame")] * 2 + [
+        ("from device", "frame")
+    ] * 2
+    assert reader.stats.garbage_bytes == 0 and reader.stats.gaps == 0
+    assert all("unsolicited answer" not in e.flags for e in evs)
+
+
+def test_syn_carrying_data_tcp_fast_open() -> None:
+    conv = Conv()
+    req, resp = read(0.5)
+    conv._add(True, conv.client_isn, SYN, req, 0.001)
+    conv.c_next += len(req)
+    conv._add(False, conv.device_isn, SYN | ACK, b"", 0.001)
+    conv._add(True, conv.c_next, ACK, b"", 0.001)
+    conv.send(False, resp)
+    conv.close()
+    assert frames(events(pcap_bytes(conv.packets))) == EXPECTED
+
+
+def test_data_and_fin_in_one_segment_and_fin_before_the_data_it_follows() -> None:
+    req, resp = read(0.5)
+    conv = Conv()
+    conv.handshake()
+    conv._add(True, conv.c_next, PSH | ACK | FIN, req, 0.001)
+    conv.c_next += len(req) + 1
+    last = conv.send(False, resp, chunks=[5, len(resp) - 5])[-1]
+    conv._add(False, conv.d_next, FIN | ACK, b"", 0.001)
+    conv.d_next += 1
+    conv._add(True, conv.c_next, ACK, b"", 0.001)
+    packets = list(conv.packets)
+    packets.insert(last + 1, packets.pop(last))  # the device's FIN is captured before its last data
+    with read_capture(io.BytesIO(pcap_bytes(packets))) as reader:
+        assert frames(list(reader)) == EXPECTED
+    assert reader.stats.gaps == 0
+
+
+def test_sequence_numbers_wrap_around_in_both_directions() -> None:
+    req, resp = read(0.5)
+    conv = Conv(client_isn=(1 << 32) - 1, device_isn=(1 << 32) - 10)
+    conv.handshake()
+    for _ in range(3):
+        conv.send(True, req, chunks=[3, len(req) - 3])
+        conv.send(False, resp, chunks=[4, len(resp) - 4])
+    conv.close()
+    conv2 = Conv(client_isn=(1 << 32) - 1, device_isn=5, client_port=50001, time=conv.time + 1)
+    conv2.handshake()  # the same ISN on other ports, and a retransmitted SYN
+    conv2.packets.insert(1, conv2.packets[0])
+    conv2.send(True, req)
+    conv2.send(False, resp)
+    with read_capture(io.BytesIO(pcap_bytes(conv.packets + conv2.packets))) as reader:
+        evs = list(reader)
+    assert frames(evs) == EXPECTED * 4
+    assert reader.stats.flows == 2 and reader.stats.gaps == 0
+
+
+def test_capture_starting_mid_stream_without_the_syn() -> None:
+    req, resp = read(0.5)
+    conv = Conv()
+    conv.handshake()
+    conv.send(True, req)
+    conv.send(False, resp, chunks=[6, len(resp) - 6])
+    conv.send(True, req)
+    conv.send(False, resp)
+    conv.close()
+    packets = conv.packets[5:]  # from the second part of the first answer
+    with read_capture(io.BytesIO(pcap_bytes(packets)), report_noise=True) as reader:
+        evs = list(reader)
+    assert [e.description.kind for e in evs] == ["garbage", "frame", "frame"]
+    assert frames(evs) == EXPECTED and reader.stats.flows == 1 and reader.stats.gaps == 0
+
+
+def test_pcapng_with_unknown_and_custom_blocks() -> None:
+    conv = simple_conversation()
+    ng = pcapng_bytes([(t, ip, 0) for t, ip in conv.packets], [ETHERNET])
+    unknown = struct.pack("<II", 0x00000BAD, 16) + b"abcd" + struct.pack("<I", 16)
+    custom = struct.pack("<III", 0x40000BAD, 20, 32473) + b"zzzz" + struct.pack("<I", 20)
+    nrb = struct.pack("<II", 4, 16) + bytes(4) + struct.pack("<I", 16)  # name resolution: just the end record
+    shb_len = struct.unpack_from("<I", ng, 4)[0]
+    idb_len = struct.unpack_from("<I", ng, shb_len + 4)[0]
+    at = shb_len + idb_len
+    data = ng[:at] + unknown + custom + nrb + ng[at:]
+    with read_capture(io.BytesIO(data)) as reader:
+        assert frames(list(reader)) == EXPECTED
+    assert reader.stats.error is None and not reader.stats.warnings()
