@@ -353,6 +353,9 @@ class ClientProtocol:
         # back by one per window of good answers (AIMD).
         self.window = float(max_in_flight)
         self._cache: dict[tuple[int, int], _Cached] = {}
+        # When the last good frame arrived (from anyone): a request that runs out of time without any
+        # frame since it was first sent means a silent device, and everything else waiting fails too.
+        self._last_frame_at = -math.inf
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -428,13 +431,36 @@ class ClientProtocol:
             )
         self.stats.deadlines_missed += 1
         self._finish(req, _State.FAILED, error=error)
+        if why != "connection" and self._last_frame_at < req.first_sent:
+            self._device_silent(req, now)
+
+    def _device_silent(self, failed: Request, now: float) -> None:
+        """``failed`` ran out of time and nothing at all arrived meanwhile: the device is silent (off, asleep).
+
+        Every other open request fails now rather than each waiting for its own deadline in turn (with
+        the congestion window down to one, a ``read_many`` of N values would take N deadlines).
+        """
+        silent_for = now - failed.first_sent
+        for req in list(self._open.values()):
+            name = req.info.name
+            self.stats.deadlines_missed += 1
+            self._finish(
+                req,
+                _State.FAILED,
+                error=RctTimeout(
+                    f"no valid answer for {name}: the device sent nothing for {silent_for:.1f} s",
+                    name=name,
+                    attempts=req.attempts,
+                    truncated=req.truncated,
+                ),
+            )
 
     # -- time -------------------------------------------------------------------------------------
 
     def poll(self, now: float) -> None:
         """Handle the timeouts and due re-sends up to ``now``."""
         for req in list(self._inflight.values()):
-            if now >= req.attempt_deadline:
+            if now >= req.attempt_deadline and not req.done:  # done: failed with a silent device meanwhile
                 self.stats.timeouts += 1
                 self._retry_or_fail(req, now, "timeout")
         due = [req for req in self._waiting.values() if now >= req.retry_at]
@@ -518,9 +544,11 @@ class ClientProtocol:
         for event in decoder.events():
             if isinstance(event, Frame):
                 self.stats.frames += 1
+                self._last_frame_at = now
                 self._on_frame(event, now)
             elif isinstance(event, CRCMismatch):
                 self.stats.crc_errors += 1
+                self._last_frame_at = now  # a damaged frame: the device is not silent
                 self._on_corrupt(event, now)
             elif isinstance(event, Garbage):
                 self.stats.garbage += 1
@@ -1077,10 +1105,17 @@ def to_unix(when: TimeArg, tz: tzinfo | None = None) -> int:
 def _pages(
     info: ObjectInfo, start: int, end: int, max_pages: int, timeout: float | None
 ) -> Generator[list[Call] | Sleep, list[Request] | None, list[Timeseries | EventTable]]:
-    """Query ``info`` with timestamps from ``end`` backwards until ``start`` is covered; the answers."""
+    """Query ``info`` with timestamps from ``end`` backwards until ``start`` is covered; the answers.
+
+    The device's timestamps are unsigned 32-bit seconds (its request is a signed one): a range
+    reaching before 1970 or after 2038 is cut to what the device can hold.
+    """
     pages: list[Timeseries | EventTable] = []
     seen: set[tuple[Any, ...]] = set()
-    stamp = end
+    start = max(start, 0)
+    stamp = min(end, _MAX_STAMP)
+    if stamp < start:
+        return pages
     for _ in range(max_pages):
         payload = encode_value(DataType.INT32, stamp)
         reqs = yield [Call(info, payload=payload, stamp=stamp, timeout=timeout)]
@@ -1094,7 +1129,11 @@ def _pages(
         new = keys - seen
         seen |= keys
         oldest = min(to_unix(item.timestamp) for item in items)
-        if oldest <= start:
+        if oldest < start:
+            return pages
+        if oldest == start and (isinstance(page, Timeseries) or not new or oldest >= stamp):
+            # Time series have one point per timestamp; event table entries at ``start`` may have been
+            # cut off by the end of the page, so those are asked for once more below.
             return pages
         # Ask again at the oldest timestamp (another entry may share it); when that brings nothing
         # new, go one second before it.
@@ -1105,6 +1144,10 @@ def _pages(
             return pages
         stamp = nxt
     raise RctTimeout(f"{info.name}: the device's answers did not cover the range after {max_pages} queries")
+
+
+#: The last timestamp a query can carry (its payload is an INT32).
+_MAX_STAMP: Final = 2**31 - 1
 
 
 def _item_key(item: TimeseriesPoint | EventEntry) -> tuple[Any, ...]:
@@ -1132,7 +1175,8 @@ def history_op(
         raise ValueError("the end of the range is before its start")
     if max_pages is None:
         step = resolution_of(info) or timedelta(minutes=5)
-        max_pages = (end - start) // max(1, int(step.total_seconds())) + 16
+        span = min(end, _MAX_STAMP) - max(start, 0)
+        max_pages = max(0, span) // max(1, int(step.total_seconds())) + 16
     pages = yield from _pages(info, start, end, max_pages, timeout)
     points: dict[datetime, float] = {}
     for page in pages:

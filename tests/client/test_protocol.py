@@ -21,6 +21,7 @@ from rctclient.protocol import (
     ReconnectPolicy,
     Request,
     Sleep,
+    events_op,
     history_op,
     parse_value,
     prepare_write,
@@ -29,7 +30,7 @@ from rctclient.protocol import (
     writable,
 )
 from rctclient.registry import REGISTRY
-from rctclient.types import Command, DataType
+from rctclient.types import Command, DataType, EventEntry, EventTable
 from rctclient.utils import encode_value
 
 SOC = REGISTRY.resolve("battery.soc")
@@ -335,3 +336,67 @@ def test_protocol_module_does_no_io() -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"socket", "asyncio", "threading", "select", "selectors", "time"}
+
+
+def test_a_silent_device_fails_every_open_request_at_the_first_deadline() -> None:
+    # Before: with the window down to one, each of N requests waited for its own deadline in turn,
+    # so read_many of 160 values from a silent device took 160 deadlines (36 s at timeout=0.5).
+    p = core(timeout=1.0, retries=2, max_in_flight=4)
+    reqs = [p.submit(Call(info), 0.0) for info in [SOC, POWER, *REGISTRY.glob("battery.cells_stat[*]")]]
+    now = 0.0
+    while not all(r.done for r in reqs):
+        p.data_to_send(now)
+        wake = p.next_wakeup(now)
+        assert wake is not None
+        now = max(wake, now + 1e-6)
+        p.poll(now)
+    assert now <= 1.0 + 1e-6
+    assert all(isinstance(r.error, RctTimeout) for r in reqs)
+    assert p.pending == 0 and p.stats.failed == len(reqs)
+
+
+def test_a_device_that_answers_something_is_not_taken_for_silent() -> None:
+    p = core(timeout=1.0, retries=0)
+    lost = p.submit(Call(SOC), 0.0)
+    other = p.submit(Call(POWER), 0.0)
+    p.data_to_send(0.0)
+    p.receive_data(answer(POWER, 100.0), 0.1)
+    later = p.submit(Call(SOC), 0.5)
+    p.poll(1.0)
+    assert isinstance(lost.error, RctTimeout) and other.result() == 100.0
+    assert not later.done  # the device answered during the lost request's life: not silent
+
+
+def test_events_entries_sharing_the_start_second_are_not_cut_off_at_a_page_edge() -> None:
+    # Before: a page whose oldest entry was at ``start`` ended the paging, though more entries of that
+    # second had not fit into the page.
+    log = [(ord("W"), 2000, 1), (ord("F"), 1000, 2), (ord("F"), 1000, 3), (ord("F"), 1000, 4), (ord("S"), 500, 5)]
+    info = REGISTRY.resolve("logger.error_log_time_stamp")
+
+    def device(call: Call) -> bytes:
+        assert call.stamp is not None
+        entries = [EventEntry(t, datetime.fromtimestamp(ts, UTC), ts, e3, 0) for t, ts, e3 in log if ts <= call.stamp]
+        payload = encode_value(
+            DataType.EVENT_TABLE, EventTable(datetime.fromtimestamp(call.stamp, UTC), tuple(entries[:3]))
+        )
+        return make_frame(Command.RESPONSE, info.object_id, payload)
+
+    entries = drive(events_op(1000, 2000), device)
+    assert sorted(e.element3 for e in entries) == [1, 2, 3, 4]
+
+
+def test_history_ranges_beyond_the_devices_timestamps_are_cut_not_failed() -> None:
+    # Before: a start before 1970 queried with negative stamps that no answer echoes (a timeout), an
+    # end after 2038 raised a ValueEncodeError.
+    stamps: list[int] = []
+
+    def device(call: Call) -> bytes:
+        assert call.stamp is not None
+        stamps.append(call.stamp)
+        payload = encode_value(DataType.TIMESERIES, (call.stamp, {t: 1.0 for t in (5000, 4700) if t <= call.stamp}))
+        return make_frame(Command.RESPONSE, SERIES.object_id, payload)
+
+    points = drive(history_op(SERIES, -86_400, 2**40), device)
+    assert [int(p.timestamp.timestamp()) for p in points] == [4700, 5000]
+    assert all(0 <= s <= 2**31 - 1 for s in stamps)
+    assert drive(history_op(SERIES, -2000, -1000), device) == []
