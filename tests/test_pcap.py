@@ -659,3 +659,20 @@ def test_pcapng_with_unknown_and_custom_blocks() -> None:
     with read_capture(io.BytesIO(data)) as reader:
         assert frames(list(reader)) == EXPECTED
     assert reader.stats.error is None and not reader.stats.warnings()
+
+
+def test_snaplen_cut_inside_the_tcp_header_is_counted_as_cut() -> None:
+    conv = simple_conversation()
+    with read_capture(io.BytesIO(pcap_bytes_cut(conv.packets, 14 + 20 + 12))) as reader:
+        assert list(reader) == []
+    assert reader.stats.cut_packets == len(conv.packets)
+    assert "snap length" in " ".join(reader.stats.warnings())
+
+
+def test_corrupt_pcap_record_length_stops_with_an_error() -> None:
+    conv = simple_conversation()
+    data = bytearray(pcap_bytes(conv.packets))
+    struct.pack_into("<II", data, 24 + 8, 0x7FFFFFF0, 0x7FFFFFF0)  # the first record's lengths
+    with read_capture(io.BytesIO(bytes(data))) as reader:
+        assert list(reader) == []
+    assert reader.stats.error is not None and "corrupt" in reader.stats.error

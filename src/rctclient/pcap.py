@@ -82,6 +82,7 @@ _PCAP_MAGICS: Final = {
 }
 _PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 _MAX_BLOCK: Final = 64 << 20
+_CHUNK: Final = 1 << 18
 
 # Link types (https://www.tcpdump.org/linktypes.html)
 _LINK_NULL: Final = 0
@@ -104,12 +105,20 @@ _LINK_NAMES: Final = {
     249: "USBPcap",
 }
 
+_TCP_HEADER: Final = struct.Struct(">IIBB").unpack_from  # sequence and ack numbers, data offset, flags
 _TCP_FIN: Final = 0x01
 _TCP_SYN: Final = 0x02
 _TCP_RST: Final = 0x04
 _TCP_ACK: Final = 0x10
 _IPPROTO_TCP: Final = 6
+_ETHERTYPE_IPV4: Final = 0x0800
+_ETHERTYPE_IPV6: Final = 0x86DD
+_ETHERTYPE_VLAN: Final = frozenset({0x8100, 0x88A8, 0x9100})  # 802.1Q, 802.1ad and the old QinQ
+# IPv6 extension headers of the common layout (next header, length in 8 bytes not counting the first):
+# hop-by-hop, routing, destination options, mobility, HIP, shim6, experiments
+_IP6_EXTENSIONS: Final = frozenset({0, 43, 60, 135, 139, 140, 253, 254})
 _IP6_FRAGMENT: Final = 44
+_IP6_AH: Final = 51
 _SEQ_MOD: Final = 1 << 32
 _SEQ_HALF: Final = 1 << 31
 
@@ -289,28 +298,15 @@ def _dpkt() -> ModuleType:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Prefixed:
-    """A file whose first bytes were already read: lets dpkt's reader work on pipes too."""
-
-    def __init__(self, prefix: bytes, f: IO[bytes]) -> None:
-        self._prefix = prefix
-        self._f = f
-        self.name = getattr(f, "name", "<capture>")
-        #: A read came back shorter than asked for, but not empty: the file ends inside a record.
-        self.short = False
-
-    def read(self, n: int = -1) -> bytes:
-        if not self._prefix:
-            data = self._f.read(n)
-        elif n < 0:
-            data, self._prefix = self._prefix + self._f.read(), b""
-        else:
-            data, self._prefix = self._prefix[:n], self._prefix[n:]
-            if len(data) < n:
-                data += self._f.read(n - len(data))
-        if 0 < len(data) < n:
-            self.short = True
-        return data
+def _read_exact(f: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, fewer only at the end of the file (a raw pipe may return less per read)."""
+    data = f.read(n)
+    while 0 < len(data) < n:
+        more = f.read(n - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def _link_name(link: int) -> str:
@@ -321,40 +317,58 @@ def _link_name(link: int) -> str:
 def _open_records(f: IO[bytes], stats: CaptureStats) -> Iterator[tuple[float, int, bytes]]:
     """Check the file's header (raising :class:`CaptureError`) and return an iterator over its packets."""
     dpkt = _dpkt()
-    magic = f.read(4)
+    magic = _read_exact(f, 4)
     if not magic:
         raise CaptureError("empty file, not a capture")
     if magic == _PCAPNG_SHB:
         return _pcapng_records(magic, f, stats, dpkt)
     if magic not in _PCAP_MAGICS:
         raise CaptureError(f"not a pcap or pcapng file (it starts with 0x{magic.hex()})")
-    source = _Prefixed(magic, f)
-    try:
-        reader = dpkt.pcap.Reader(source)
-    except (dpkt.UnpackError, ValueError):
-        raise CaptureError("pcap file header cut short") from None
-    link = reader.datalink() & 0xFFFF  # the upper bits say whether there is an FCS
+    head = _read_exact(f, 20)
+    if len(head) < 20:
+        raise CaptureError("pcap file header cut short")
+    little = magic[0] != 0xA1
+    link = struct.unpack_from("<I" if little else ">I", head, 16)[0] & 0xFFFF  # the upper bits: is there an FCS
     if link not in _SUPPORTED_LINKS:
         raise CaptureError(f"unsupported link type {_link_name(link)}")
     stats.link_type = link
-    return _pcap_records(reader, source, link, stats, dpkt)
+    return _pcap_records(f, magic, link, stats)
 
 
-def _pcap_records(
-    reader: Any, source: _Prefixed, link: int, stats: CaptureStats, dpkt: ModuleType
-) -> Iterator[tuple[float, int, bytes]]:
-    it = iter(reader)
+def _pcap_records(f: IO[bytes], magic: bytes, link: int, stats: CaptureStats) -> Iterator[tuple[float, int, bytes]]:
+    """The records of a pcap file, read in chunks (``read1``: what a pipe has, without waiting for more)."""
+    little = magic[0] != 0xA1
+    scale = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+    hlen = 24 if magic in (b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34") else 16  # Kuznetsov's: 8 more bytes
+    record = struct.Struct("<III" if little else ">III").unpack_from
+    read = getattr(f, "read1", None) or f.read
+    buf = b""
+    pos = 0
+    position = 24  # in the file, of buf[0]
     while True:
-        try:
-            ts, data = next(it)
-        except StopIteration:
+        avail = len(buf) - pos
+        need = hlen
+        if avail >= hlen:
+            sec, frac, caplen = record(buf, pos)
+            end = pos + hlen + caplen
+            if end <= len(buf):
+                yield sec + frac * scale, link, buf[pos + hlen : end]
+                pos = end
+                continue
+            if caplen > _MAX_BLOCK:
+                stats.error = f"corrupt pcap record at byte {position + pos} (length {caplen})"
+                return
+            need += caplen
+        chunk = read(max(_CHUNK, need - avail))
+        if not chunk:
+            if avail:
+                stats.truncated = True  # a record cut off: still worth decoding what there is of it
+                if avail > hlen:
+                    yield sec + frac * scale, link, buf[pos + hlen :]
             return
-        except dpkt.UnpackError:  # a record header cut off
-            stats.truncated = True
-            return
-        if source.short:  # the packet is cut off: still worth decoding what there is of it
-            stats.truncated = True
-        yield float(ts), link, data
+        position += pos
+        buf = buf[pos:] + chunk
+        pos = 0
 
 
 def _pcapng_records(
@@ -372,6 +386,8 @@ def _pcapng_records(
 
 def _pcapng_blocks(head: bytes, f: IO[bytes], stats: CaptureStats, ng: Any) -> Iterator[tuple[float, int, bytes]]:
     little = True
+    unpack_epb = struct.Struct("<IIII").unpack_from
+    unpack_pb = struct.Struct("<HHIII").unpack_from
     # Per interface of the current section: (link type, seconds per tick, offset in seconds)
     interfaces: list[tuple[int, float, int]] = []
     position = 0
@@ -400,6 +416,8 @@ def _pcapng_blocks(head: bytes, f: IO[bytes], stats: CaptureStats, ng: Any) -> I
                 stats.error = f"corrupt pcapng section header at byte {position}"
                 break
             interfaces = []
+            unpack_epb = struct.Struct("<IIII" if little else ">IIII").unpack_from
+            unpack_pb = struct.Struct("<HHIII" if little else ">HHIII").unpack_from
         block_type, length = struct.unpack("<II" if little else ">II", head[:8])
         if length < 12 or length % 4 or length > _MAX_BLOCK:
             stats.error = f"corrupt pcapng block at byte {position} (length {length})"
@@ -425,17 +443,20 @@ def _pcapng_blocks(head: bytes, f: IO[bytes], stats: CaptureStats, ng: Any) -> I
                 if stats.link_type is None:
                     stats.link_type = idb.linktype
                 continue
-            if block_type in (ng.PCAPNG_BT_EPB, ng.PCAPNG_BT_PB):
-                if block_type == ng.PCAPNG_BT_EPB:
-                    pkt = ng.EnhancedPacketBlockLE(buf) if little else ng.EnhancedPacketBlock(buf)
+            if block_type in (6, 2):  # enhanced packet block; the obsolete packet block
+                if block_type == 6:
+                    iface, ts_high, ts_low, caplen = unpack_epb(buf, 8)
                 else:
-                    pkt = ng.PacketBlockLE(buf) if little else ng.PacketBlock(buf)
-                if pkt.iface_id >= len(interfaces):
-                    stats.error = f"pcapng packet of undeclared interface {pkt.iface_id} at byte {position - length}"
+                    iface, _, ts_high, ts_low, caplen = unpack_pb(buf, 8)
+                if 28 + caplen > length - 4:
+                    stats.error = f"corrupt pcapng block at byte {position - length} (packet length {caplen})"
                     break
-                link, tick, offset = interfaces[pkt.iface_id]
-                last_time = offset + ((pkt.ts_high << 32) | pkt.ts_low) * tick
-                data = pkt.pkt_data
+                if iface >= len(interfaces):
+                    stats.error = f"pcapng packet of undeclared interface {iface} at byte {position - length}"
+                    break
+                link, tick, offset = interfaces[iface]
+                last_time = offset + ((ts_high << 32) | ts_low) * tick
+                data = buf[28 : 28 + caplen]
             elif block_type == 3:  # simple packet block: interface 0, no time stamp
                 if not interfaces:
                     stats.error = f"pcapng packet before any interface at byte {position - length}"
@@ -462,29 +483,6 @@ def _pcapng_blocks(head: bytes, f: IO[bytes], stats: CaptureStats, ng: Any) -> I
 # --------------------------------------------------------------------------------------------------
 # Packets → TCP segments
 # --------------------------------------------------------------------------------------------------
-
-
-def _ip_layer(dpkt: ModuleType, link: int, data: bytes) -> Any:
-    """The IPv4/IPv6 packet inside a link-layer frame, or None."""
-    if link == _LINK_ETHERNET:
-        net = dpkt.ethernet.Ethernet(data).data
-    elif link == _LINK_SLL2:
-        net = dpkt.sll2.SLL2(data).data
-    elif link == _LINK_SLL:
-        net = dpkt.sll.SLL(data).data
-    else:
-        if link in (_LINK_NULL, _LINK_LOOP):
-            data = data[4:]  # address family in either byte order; the IP version says it too
-        if not data:
-            return None
-        version = data[0] >> 4
-        if version == 4:
-            net = dpkt.ip.IP(data)
-        elif version == 6:
-            net = dpkt.ip6.IP6(data)
-        else:
-            return None
-    return net
 
 
 # --------------------------------------------------------------------------------------------------
@@ -575,7 +573,7 @@ class CaptureReader:
         self._registry = registry
         self._report_noise = report_noise
         self._flow_stats = flow_stats
-        self._conns: dict[tuple[str, int, str, int], _Conn] = {}
+        self._conns: dict[tuple[bytes, int, bytes, int], _Conn] = {}
         self._out: list[CaptureEvent] = []
         self._packet = 0
         self._sweep_time = 0.0
@@ -591,7 +589,6 @@ class CaptureReader:
         except BaseException:
             self.close()
             raise
-        self._dpkt = _dpkt()
 
     def close(self) -> None:
         """Close the file if the reader opened it."""
@@ -618,7 +615,7 @@ class CaptureReader:
     def _iterate(self) -> Iterator[CaptureEvent]:
         out = self._out
         stats = self.stats
-        decode_errors = (self._dpkt.UnpackError, struct.error, IndexError, ValueError)
+        decode_errors = (struct.error, IndexError)
         for time, link, data in self._records:
             self._packet += 1
             stats.packets += 1
@@ -647,51 +644,94 @@ class CaptureReader:
                 self._close(key)
 
     def _packet_in(self, time: float, link: int, data: bytes) -> None:
-        dpkt = self._dpkt
-        ip = _ip_layer(dpkt, link, data)
+        """Parse the link, IP and TCP headers (by hand: building objects per layer costs more than the rest)."""
         stats = self.stats
-        if isinstance(ip, dpkt.ip.IP):
-            if ip.p != _IPPROTO_TCP or ip.offset or ip.mf:  # fragments: never seen with TCP in practice
+        # link layer → the IP header at ``off``
+        if link == _LINK_ETHERNET:
+            off = 14
+            ethertype = data[12] << 8 | data[13]
+        elif link == _LINK_SLL:
+            off = 16
+            ethertype = data[14] << 8 | data[15]
+        elif link == _LINK_SLL2:
+            off = 20
+            ethertype = data[0] << 8 | data[1]
+        else:  # null/loop: the address family in either byte order; the IP version says it too
+            off = 4 if link in (_LINK_NULL, _LINK_LOOP) else 0
+            ethertype = 0
+        if ethertype:
+            while ethertype in _ETHERTYPE_VLAN:
+                ethertype = data[off + 2] << 8 | data[off + 3]
+                off += 4
+            if ethertype not in (_ETHERTYPE_IPV4, _ETHERTYPE_IPV6):
                 stats.skipped += 1
                 return
-            tcp = ip.data
-            if not isinstance(tcp, dpkt.tcp.TCP):
+        first = data[off]
+        if first >> 4 == 4:
+            ihl = (first & 0x0F) * 4
+            # fragments (offset or more-fragments set) are never seen with TCP in practice
+            if ihl < 20 or data[off + 9] != _IPPROTO_TCP or (data[off + 6] & 0x3F or data[off + 7]):
                 stats.skipped += 1
                 return
-            wire = ip.len - ip.hl * 4 - tcp.off * 4 if ip.len else len(tcp.data)
-            src, dst = str(ipaddress.IPv4Address(ip.src)), str(ipaddress.IPv4Address(ip.dst))
-        elif isinstance(ip, dpkt.ip6.IP6):
-            tcp = ip.data
-            if ip.p != _IPPROTO_TCP or _IP6_FRAGMENT in ip.extension_hdrs or not isinstance(tcp, dpkt.tcp.TCP):
-                stats.skipped += 1
-                return
-            ext = sum(len(bytes(h)) for h in ip.all_extension_headers)
-            wire = ip.plen - ext - tcp.off * 4 if ip.plen else len(tcp.data)
-            src, dst = str(ipaddress.IPv6Address(ip.src)), str(ipaddress.IPv6Address(ip.dst))
+            total = data[off + 2] << 8 | data[off + 3]
+            end = off + total if total else len(data)  # 0: TCP segmentation offload
+            src = data[off + 12 : off + 16]
+            dst = data[off + 16 : off + 20]
+            off += ihl
+        elif first >> 4 == 6:
+            plen = data[off + 4] << 8 | data[off + 5]
+            nxt = data[off + 6]
+            src = data[off + 8 : off + 24]
+            dst = data[off + 24 : off + 40]
+            end = off + 40 + plen if plen else len(data)  # 0: a jumbogram, or TCP segmentation offload
+            off += 40
+            while nxt != _IPPROTO_TCP:
+                if nxt in _IP6_EXTENSIONS:
+                    size = (data[off + 1] + 1) * 8
+                elif nxt == _IP6_AH:
+                    size = (data[off + 1] + 2) * 4
+                elif nxt == _IP6_FRAGMENT and not (data[off + 2] << 8 | data[off + 3]) & 0xFFF9:
+                    size = 8  # an atomic fragment (offset 0, no more fragments): the whole packet
+                else:
+                    stats.skipped += 1
+                    return
+                nxt = data[off]
+                off += size
         else:
             stats.skipped += 1
             return
+        # TCP: the ports first, so that the packets of other connections cost little
+        sport = data[off] << 8 | data[off + 1]
+        dport = data[off + 2] << 8 | data[off + 3]
         port = self.port
-        if tcp.dport == port:
+        if dport == port:
             direction = Direction.TO_DEVICE
-            key = (src, tcp.sport, dst, tcp.dport)
-        elif tcp.sport == port:
+            key = (src, sport, dst, dport)
+        elif sport == port:
             direction = Direction.FROM_DEVICE
-            key = (dst, tcp.dport, src, tcp.sport)
+            key = (dst, dport, src, sport)
         else:
             stats.skipped += 1
             if len(stats.other_ports) < 4096:
-                stats.other_ports[tcp.sport] += 1  # the server's port is in every packet of a connection
-                stats.other_ports[tcp.dport] += 1
+                stats.other_ports[sport] += 1  # the server's port is in every packet of a connection
+                stats.other_ports[dport] += 1
             return
+        if len(data) < off + 20:  # the snap length cut the TCP header
+            stats.skipped += 1
+            stats.cut_packets += 1
+            return
+        seq, ack, data_offset, flags = _TCP_HEADER(data, off + 4)
+        start = off + (data_offset >> 4) * 4
+        wire = end - start  # payload bytes on the wire
+        if data_offset < 0x50 or wire < 0:  # a header shorter than 20 bytes, or longer than the packet
+            stats.skipped += 1
+            return
+        payload = data[start:end]  # without the Ethernet padding of short frames
         stats.segments += 1
-        payload = bytes(tcp.data)
-        wire = max(wire, len(payload))
-        flags = tcp.flags
         conn = self._conns.get(key)
         if conn is not None and flags & _TCP_SYN and not flags & _TCP_ACK and direction is Direction.TO_DEVICE:
             half = conn.to_device
-            if half.next_seq is not None and half.unwrap(tcp.seq) != half.base - 1:
+            if half.next_seq is not None and half.unwrap(seq) != half.base - 1:
                 self._close(key)  # a new connection on the same ports
                 conn = None
         if conn is None:
@@ -700,7 +740,9 @@ class CaptureReader:
                 stats.skipped += 1
                 return
             stats.flows += 1
-            flow = Flow(stats.flows, key[0], key[1], key[2], key[3])
+            flow = Flow(
+                stats.flows, str(ipaddress.ip_address(key[0])), key[1], str(ipaddress.ip_address(key[2])), key[3]
+            )
             conn = _Conn(flow, self._new_decoder, time, self._flow_stats)
             self._conns[key] = conn
             if conn.stats is not None:
@@ -716,11 +758,11 @@ class CaptureReader:
         )
         half.last_packet = self._packet
         half.last_time = time
-        self._segment(conn, half, tcp.seq, flags, payload, wire, time)
+        self._segment(conn, half, seq, flags, payload, wire, time)
         if flags & _TCP_ACK and other.next_seq is not None:
-            ack = other.unwrap(tcp.ack)
-            if other.acked is None or ack > other.acked:
-                other.acked = ack
+            acked = other.unwrap(ack)
+            if other.acked is None or acked > other.acked:
+                other.acked = acked
                 self._settle(conn, other, time)
         if flags & _TCP_RST or (
             conn.to_device.fin_seq is not None
@@ -837,7 +879,7 @@ class CaptureReader:
         s.keepalives += d.keepalives
         s.extensions += d.extensions
 
-    def _close(self, key: tuple[str, int, str, int]) -> None:
+    def _close(self, key: tuple[bytes, int, bytes, int]) -> None:
         conn = self._conns.pop(key)
         for half in (conn.to_device, conn.from_device):
             if half.next_seq is None:
