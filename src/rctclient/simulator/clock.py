@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["Clock"]
 
@@ -21,19 +22,20 @@ class Clock:
     :param speed: how many simulated seconds pass per real second (1.0 = real time).
     :param frozen: stand still at ``start`` until :meth:`advance` or :meth:`set` moves it.
 
-    It is thread-safe: a test thread may advance it while the simulator runs in another thread.
+    It is thread-safe: a test thread may advance it while the simulator runs in another thread. The
+    clock's reading (the simulated time at a real instant) is one tuple, replaced as a whole, so that
+    :meth:`now` never combines a new base with an old real instant.
     """
 
-    __slots__ = ("_base", "_frozen", "_lock", "_real0", "_speed")
+    __slots__ = ("_lock", "_origin", "_speed")
 
     def __init__(self, start: float | None = None, *, speed: float = 1.0, frozen: bool = False) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed must be positive, got {speed!r}")
         self._lock = threading.Lock()
-        self._base = time.time() if start is None else float(start)
-        self._real0 = time.monotonic()
+        # (simulated time, time.monotonic() at that moment, frozen)
+        self._origin = (time.time() if start is None else float(start), time.monotonic(), frozen)
         self._speed = float(speed)
-        self._frozen = frozen
 
     @classmethod
     def frozen_at(cls, start: float) -> Clock:
@@ -46,41 +48,49 @@ class Clock:
 
     @property
     def frozen(self) -> bool:
-        return self._frozen
+        return self._origin[2]
 
     def now(self) -> float:
         """The simulated UNIX time."""
-        if self._frozen:
-            return self._base
-        return self._base + (time.monotonic() - self._real0) * self._speed
+        return self._at(time.monotonic())
 
-    def _rebase(self, value: float) -> None:
-        self._base = value
-        self._real0 = time.monotonic()
+    def _at(self, real: float) -> float:
+        base, real0, frozen = self._origin
+        if frozen:
+            return base
+        return base + (real - real0) * self._speed
+
+    def _move(self, to: Callable[[float], float]) -> None:
+        """Rebase on one real instant: the new time is ``to(the time at that instant)``."""
+        with self._lock:
+            real = time.monotonic()
+            self._origin = (to(self._at(real)), real, self._origin[2])
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (frozen or not)."""
         if seconds < 0:
             raise ValueError("a clock only moves forward")
-        with self._lock:
-            self._rebase(self.now() + seconds)
+        self._move(lambda now: now + seconds)
 
     def set(self, value: float) -> None:
         """Jump to the UNIX time ``value`` (forward only: the device's counters never run backwards)."""
-        with self._lock:
-            if value < self.now():
+
+        def to(now: float) -> float:
+            if value < now:
                 raise ValueError("a clock only moves forward")
-            self._rebase(value)
+            return float(value)
+
+        self._move(to)
 
     def freeze(self, frozen: bool = True) -> None:
         """Stop (or restart) the clock where it is."""
         with self._lock:
-            self._rebase(self.now())
-            self._frozen = frozen
+            real = time.monotonic()
+            self._origin = (self._at(real), real, frozen)
 
     def real_delay(self, seconds: float) -> float | None:
         """How many real seconds ``seconds`` of clock time take; None while the clock is frozen."""
-        if self._frozen:
+        if self._origin[2]:
             return None
         return max(0.0, seconds / self._speed)
 
@@ -94,5 +104,5 @@ class Clock:
             await asyncio.sleep(poll if delay is None else min(delay, 1.0))
 
     def __repr__(self) -> str:
-        state = "frozen" if self._frozen else f"speed={self._speed:g}"
+        state = "frozen" if self.frozen else f"speed={self._speed:g}"
         return f"<Clock {self.now():.3f} {state}>"
