@@ -669,6 +669,21 @@ def test_snaplen_cut_inside_the_tcp_header_is_counted_as_cut() -> None:
     assert "snap length" in " ".join(reader.stats.warnings())
 
 
+def test_retransmission_with_more_of_the_data_than_a_cut_copy_replaces_it() -> None:
+    """An out-of-order segment captured short, then captured whole: the whole copy is used."""
+    req, resp = read(0.5)
+    conv = Conv()
+    conv.handshake()
+    conv.send(True, req)
+    first, second = conv.send(False, resp, chunks=[5, len(resp) - 5])
+    p = conv.packets
+    cut = (p[second][0], p[second][1][: 40 + 2])  # IP + TCP + 2 bytes of the payload
+    packets = [*p[:first], cut, p[second], p[first]]
+    with read_capture(io.BytesIO(pcap_bytes(packets))) as reader:
+        assert frames(list(reader)) == EXPECTED
+    assert reader.stats.gaps == 0
+
+
 def test_corrupt_pcap_record_length_stops_with_an_error() -> None:
     conv = simple_conversation()
     data = bytearray(pcap_bytes(conv.packets))
@@ -676,3 +691,14 @@ def test_corrupt_pcap_record_length_stops_with_an_error() -> None:
     with read_capture(io.BytesIO(bytes(data))) as reader:
         assert list(reader) == []
     assert reader.stats.error is not None and "corrupt" in reader.stats.error
+
+
+def test_cli_timestamps_out_of_range_are_no_traceback(tmp_path: Path) -> None:
+    conv = simple_conversation()
+    far = [(t + 1e13 if i == 4 else t, ip, 0) for i, (t, ip) in enumerate(conv.packets)]  # year 300000
+    path = tmp_path / "far.pcapng"
+    path.write_bytes(pcapng_bytes(far, [ETHERNET]))
+    for args in ([], ["--json"]):
+        result = CliRunner().invoke(cli, ["read-pcap", *args, str(path)])
+        assert result.exit_code == 0, result.output
+        assert result.exception is None

@@ -151,6 +151,14 @@ class Flow:
         return f"{_host(self.client)}:{self.client_port} > {_host(self.device)}:{self.device_port}"
 
 
+def _utc_datetime(time: float) -> datetime | None:
+    """The capture time ``time`` as a datetime in UTC; None when out of range (a corrupt time stamp)."""
+    try:
+        return datetime.fromtimestamp(time, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
 def _host(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
@@ -192,9 +200,10 @@ class CaptureEvent:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able dict: the description's fields plus time, packet, flow, direction and latency."""
         d = self.description.as_dict()
+        when = _utc_datetime(self.time)
         out: dict[str, Any] = {
             "time": self.time,
-            "timestamp": datetime.fromtimestamp(self.time, UTC).isoformat(),
+            "timestamp": None if when is None else when.isoformat(),
             "packet": self.packet,
             "flow": str(self.flow),
             "flow_index": self.flow.index,
@@ -790,9 +799,11 @@ class CaptureReader:
             if start > half.next_seq:
                 stats.out_of_order += 1
                 held = half.pending.get(start)
-                if held is None or held[1] < wire:
+                # of two copies keep the one with more captured data (a copy may be cut by the snap length)
+                if held is None or (len(payload), wire) > (len(held[0]), held[1]):
                     if held is not None:
                         half.pending_bytes -= len(held[0])
+                        self._retransmitted(conn, held[1])
                     half.pending[start] = (payload, wire, self._packet, time)
                     half.pending_bytes += len(payload)
                 else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -36,7 +35,10 @@ def _oids(patterns: tuple[str, ...]) -> set[int] | None:
 
 
 def _time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f")
+    from ...pcap import _utc_datetime  # noqa: PLC0415
+
+    when = _utc_datetime(t)
+    return f"{t:.6f}" if when is None else when.strftime("%H:%M:%S.%f")  # a corrupt time stamp: as it is
 
 
 def _table_line(values: tuple[str, ...]) -> str:
