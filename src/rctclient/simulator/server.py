@@ -23,7 +23,7 @@ from ..registry import REGISTRY, ObjectInfo
 from ..types import Command, DataType
 from ..utils import decode_value
 from .clock import Clock
-from .config import ConfigError, FaultProfile, SimulatorConfig, load_config, load_snapshot
+from .config import ConfigError, FaultProfile, SimulatorConfig, load_config, load_snapshot, parse_snapshot
 from .model import DeviceModel, ModelError
 
 __all__ = ["Counters", "Simulator", "SimulatorThread"]
@@ -37,17 +37,24 @@ MAX_WRITE_BUFFER = 1 << 20
 #: READ_PERIODICALLY registrations per device.
 MAX_PERIODIC = 64
 _SHORT_MAX = 0xFF
+#: Bytes of a segment handled per loop iteration (a 10 MB flood must not stall the other clients).
+_SLICE = 8192
 #: Distinct single-request segments remembered with their decoded frame (the fast path).
 _MAX_CACHED_REQUESTS = 4096
 #: Answer frames remembered by (command, OID, address, payload).
 _MAX_CACHED_ANSWERS = 4096
-_UNSOLICITED_NAMES = (
-    "battery.soc",
-    "g_sync.p_ac_grid_sum_lp",
-    "g_sync.p_ac_load_sum_lp",
-    "dc_conv.dc_conv_struct[0].p_dc",
-    "g_sync.p_acc_lp",
-    "db.temp1",
+_KNOWN_IDS = frozenset(info.object_id for info in REGISTRY.all())
+#: What unsolicited answers show (those of these that nobody asked for)
+_UNSOLICITED = tuple(
+    REGISTRY.get_by_name(name)
+    for name in (
+        "battery.soc",
+        "g_sync.p_ac_grid_sum_lp",
+        "g_sync.p_ac_load_sum_lp",
+        "dc_conv.dc_conv_struct[0].p_dc",
+        "g_sync.p_acc_lp",
+        "db.temp1",
+    )
 )
 
 
@@ -90,6 +97,18 @@ def _frame_bytes(command: int, oid: int, payload: bytes, address: int, crc_xor: 
     return b"+" + body.replace(b"-", b"--").replace(b"+", b"-+")
 
 
+class _Pending:
+    """An answer being prepared: sent once it is ready and every answer queued before it was sent."""
+
+    __slots__ = ("cut", "data", "exposed", "timer")
+
+    def __init__(self, data: bytes, exposed: bool = False) -> None:
+        self.data = data
+        self.timer: asyncio.TimerHandle | None = None  # its latency; None: ready
+        self.exposed = exposed  # already at risk of an interrupt (each answer is, once)
+        self.cut = False  # cut off by an interrupt: only its first bytes go out
+
+
 class _Bus:
     """Who hears an answer: every connection (shared bus) or only the one that asked."""
 
@@ -97,8 +116,14 @@ class _Bus:
 
     def __init__(self) -> None:
         self.conns: set[_Connection] = set()
-        # answers being prepared: [bytes, timer handle or None, already exposed to an interrupt]
-        self.pending: list[list[Any]] = []
+        self.pending: list[_Pending] = []  # in the order of the requests, like the device answers them
+
+    def clear(self) -> None:
+        """Forget the answers being prepared (their connections are gone)."""
+        for entry in self.pending:
+            if entry.timer is not None:
+                entry.timer.cancel()
+        self.pending.clear()
 
 
 class _Connection(asyncio.Protocol):
@@ -123,10 +148,7 @@ class _Connection(asyncio.Protocol):
         self.bus.conns.discard(self)
         self.sim._conns.discard(self)
         if self.sim._shared is None:
-            for entry in self.bus.pending:
-                if entry[1] is not None:
-                    entry[1].cancel()
-            self.bus.pending.clear()
+            self.bus.clear()
         for regs in self.sim._periodic.values():
             for conns in regs.values():
                 conns.discard(self)
@@ -136,6 +158,26 @@ class _Connection(asyncio.Protocol):
         return None  # close our side too
 
     def data_received(self, data: bytes) -> None:
+        if len(data) <= _SLICE:
+            self._receive(data)
+        else:
+            self._receive_slices(data, 0)
+
+    def _receive_slices(self, data: bytes, start: int) -> None:
+        """A big segment (a burst, a flood) a slice per loop iteration, so that other clients are served meanwhile."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        end = start + _SLICE
+        self._receive(data[start:end])
+        if end < len(data):
+            if start == 0:
+                transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._receive_slices, data, end)
+        elif start > 0 and not transport.is_closing():
+            transport.resume_reading()
+
+    def _receive(self, data: bytes) -> None:
         sim = self.sim
         sim.counters.bytes_in += len(data)
         decoder = self.decoder
@@ -159,6 +201,8 @@ class _Connection(asyncio.Protocol):
             and len(requests) < _MAX_CACHED_REQUESTS
         ):
             requests[bytes(data)] = events[0]
+        if len(events) > 1 and sim.faults.unsolicited:  # asked for before their answers are queued
+            sim._asked.update(e.id for e in events if type(e) is Frame and e.id in _KNOWN_IDS)
         for event in events:
             if type(event) is Frame:
                 handle(self, event)
@@ -199,7 +243,8 @@ class Simulator:
     :param shared_bus: every answer goes to all connected clients, like the real Wi-Fi module.
     :param plant: the number of devices (PLANT commands address them; ``sim.addresses``).
     :param config: a :class:`SimulatorConfig` or the path of a TOML file; explicit arguments win.
-    :param snapshot: a path of a JSON snapshot or a mapping of name -> value, served as fixed values.
+    :param snapshot: a JSON snapshot (its path, or its parsed form: the whole file or just its name -> value
+        mapping), served as fixed values.
     :param night_silent: answer nothing while the first device's solar power is 0.
     """
 
@@ -250,7 +295,7 @@ class Simulator:
                     raise ConfigError(f"config: [[plant.device]] address 0x{address:X} is not in the plant")
                 device.update(values, fixed=True)
             if snapshot is not None:
-                values = load_snapshot(snapshot) if isinstance(snapshot, str | Path) else snapshot
+                values = load_snapshot(snapshot) if isinstance(snapshot, str | Path) else parse_snapshot(snapshot)
                 self.devices[0].update(values, fixed=True)
         except ModelError as exc:
             raise ConfigError(str(exc)) from None
@@ -270,6 +315,7 @@ class Simulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._verbose = log.isEnabledFor(logging.INFO)
         self._requests: dict[bytes, Frame] = {}
+        self._asked: set[int] = set()  # the OIDs requested so far (unsolicited answers are for others)
         self._answers: dict[tuple[int, int, int, bytes], bytes] = {}
 
     # -- public API -----------------------------------------------------------------------------
@@ -304,16 +350,25 @@ class Simulator:
         """Close the listener and every connection (the model keeps its state)."""
         server, self._server = self._server, None
         if server is not None:
+            # Stop accepting, then let the connections accepted just before be set up: closing the server
+            # between the two steps fails them in asyncio 3.11 ("Error on transport creation", a leaked socket).
+            loop = asyncio.get_running_loop()
+            for sock in server.sockets:
+                with contextlib.suppress(NotImplementedError, ValueError, OSError):
+                    loop.remove_reader(sock.fileno())
+            for _ in range(3):
+                await asyncio.sleep(0)
             server.close()
         self.drop_connections()
-        for task in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("the READ_PERIODICALLY task had failed", exc_info=result)
         if server is not None:
             await server.wait_closed()
+        await asyncio.sleep(0)  # the dropped connections close their sockets
 
     async def restart(self) -> None:
         """Stop and start again on the same port (clients see their connections drop)."""
@@ -325,11 +380,8 @@ class Simulator:
         for conn in list(self._conns):
             if conn.transport is not None:
                 conn.transport.abort()
-        for bus in [self._shared] if self._shared else []:
-            for entry in bus.pending:
-                if entry[1] is not None:
-                    entry[1].cancel()
-            bus.pending.clear()
+        if self._shared is not None:
+            self._shared.clear()
 
     def set_silent(self, silent: bool = True) -> None:
         """Go silent (accept connections, answer nothing), as a device at night; False to wake up."""
@@ -388,12 +440,17 @@ class Simulator:
             counters.unknown_oid += 1
             log.info("%s unknown OID 0x%08X: no answer", conn.peer, frame.id)
             return
+        self._asked.add(info.object_id)
         faults = self.faults
-        if faults.silence and self._rng.random() < faults.silence:
+        silent = (self._silent or self._silent_until or self.night_silent) and self._is_silent()
+        if not silent and faults.silence and self._rng.random() < faults.silence:
+            # a silence starts only while the device talks: one already running is neither cut short
+            # nor stretched beyond silence_duration by the requests that arrive during it
             low, high = faults.silence_duration
             self._silent_until = time.monotonic() + self._rng.uniform(low, high)
             counters.fault("silence")
-        if (self._silent or self._silent_until or self.night_silent) and self._is_silent():
+            silent = True
+        if silent:
             counters.silenced += 1
             return
         if faults.interrupt:
@@ -467,21 +524,24 @@ class Simulator:
             due += period
             if self._is_silent():
                 continue
-            for (oid, address), conns in list(regs.items()):
-                info = REGISTRY.get_by_id(oid)
-                try:
-                    payload = device.encode(info)
-                except (ValueError, ModelError):
-                    continue
-                if self._shared is not None:
-                    self._answer(self._shared, oid, payload, address, periodic=True)
-                else:
-                    for conn in list(conns):
-                        self._answer(conn.bus, oid, payload, address, periodic=True)
-                for conn_bus in {c.bus for c in conns} if self._shared is None else ():
-                    self._flush(conn_bus)
-            if self._shared is not None:
-                self._flush(self._shared)
+            try:
+                self._send_periodic(device, regs)
+            except Exception:  # a bug: logged, and the next round is tried all the same
+                log.exception("READ_PERIODICALLY answers of device 0x%08X failed", device.address)
+
+    def _send_periodic(self, device: DeviceModel, regs: dict[tuple[int, int | None], set[_Connection]]) -> None:
+        buses: set[_Bus] = set()
+        for (oid, address), conns in list(regs.items()):
+            info = REGISTRY.get_by_id(oid)
+            try:
+                payload = device.encode(info)
+            except (ValueError, ModelError):
+                continue
+            for bus in [self._shared] if self._shared is not None else {c.bus for c in conns}:
+                self._answer(bus, oid, payload, address, periodic=True)
+                buses.add(bus)
+        for bus in buses:
+            self._flush(bus)
 
     def _answer(self, bus: _Bus, oid: int, payload: bytes, address: int | None, periodic: bool = False) -> None:
         """Build an answer, apply the faults and queue it on the bus."""
@@ -517,75 +577,73 @@ class Simulator:
             data = cached
         if periodic:
             counters.periodic_answers += 1
-        entry: list[Any] = [data, None, False]
+        entry = _Pending(data)
         low, high = faults.latency
         if high > 0 and self._loop is not None:
             delay = rng.uniform(low, high)
             if delay > 0:
-                entry[1] = self._loop.call_later(delay, self._deliver, bus, entry)
+                entry.timer = self._loop.call_later(delay, self._ready, bus, entry)
         bus.pending.append(entry)
         if self._verbose:
             self._log_frame("*" if self._shared is not None else next(iter(bus.conns), None), "<", data)
         if faults.unsolicited and rng.random() < faults.unsolicited:
             counters.fault("unsolicited")
-            name = _UNSOLICITED_NAMES[rng.randrange(len(_UNSOLICITED_NAMES))]
-            info = REGISTRY.get_by_name(name)
+            info = self._unsolicited_oid(rng)
             extra = make_frame(Command.RESPONSE, info.object_id, self.devices[0].encode(info))
-            bus.pending.append([extra, None, True])
+            bus.pending.append(_Pending(extra, exposed=True))
+
+    def _unsolicited_oid(self, rng: random.Random) -> ObjectInfo:
+        """An OID that nobody asked for, so that its answer cannot pass for the answer to a request."""
+        asked = self._asked
+        candidates = [info for info in _UNSOLICITED if info.object_id not in asked]
+        if not candidates:
+            candidates = [
+                info
+                for info in REGISTRY.all()
+                if info.response_data_type is DataType.FLOAT and info.object_id not in asked
+            ] or list(_UNSOLICITED)
+        return candidates[rng.randrange(len(candidates))]
 
     def _interrupt(self, bus: _Bus) -> None:
-        """A request arrived: answers still being prepared may be cut off."""
-        if not bus.pending:
-            return
+        """A request arrived: answers still being prepared may be cut off (they go out cut, in their turn)."""
+        rate = self.faults.interrupt
         rng = self._rng
-        keep = []
         for entry in bus.pending:
-            if entry[2]:  # each answer is at risk once: from the first request that follows it
-                keep.append(entry)
+            if entry.exposed:  # each answer is at risk once: from the first request that follows it
                 continue
-            entry[2] = True
-            if rng.random() < self.faults.interrupt:
+            entry.exposed = True
+            if rng.random() < rate:
                 self.counters.fault("interrupt")
-                if entry[1] is not None:
-                    entry[1].cancel()
-                data = entry[0]
-                cut = data[: rng.randrange(1, len(data))]
-                for conn in list(bus.conns):
-                    conn.send(cut)
-            else:
-                keep.append(entry)
-        bus.pending[:] = keep
+                entry.data = entry.data[: rng.randrange(1, len(entry.data))]
+                entry.cut = True
+                if entry.timer is not None:  # the device was sending it when the request came in
+                    entry.timer.cancel()
+                    entry.timer = None
 
-    def _deliver(self, bus: _Bus, entry: list[Any]) -> None:
-        try:
-            bus.pending.remove(entry)
-        except ValueError:
-            return
-        self._send(bus, entry[0])
+    def _ready(self, bus: _Bus, entry: _Pending) -> None:
+        """The latency of ``entry`` has passed."""
+        entry.timer = None
+        self._flush(bus)
 
     def _flush(self, bus: _Bus) -> None:
-        """Send the answers that have no latency (kept pending only while the burst was handled)."""
+        """Send the ready answers at the head of the queue (an answer waits for those queued before it)."""
         pending = bus.pending
-        if not pending:
+        if not pending or pending[0].timer is not None:
             return
-        if len(pending) == 1 and pending[0][1] is None:  # the usual case: one answer, no latency
-            data = pending.pop()[0]
-            self._send(bus, data)
+        if len(pending) == 1:  # the usual case: one answer, no latency
+            entry = pending.pop()
+            self._send(bus, entry.data, 0 if entry.cut else 1)
             return
-        ready = [e for e in pending if e[1] is None]
-        if not ready:
-            return
-        bus.pending[:] = [e for e in bus.pending if e[1] is not None]
-        self._send(bus, b"".join(e[0] for e in ready), len(ready))
+        n = 0
+        while n < len(pending) and pending[n].timer is None:
+            n += 1
+        ready = pending[:n]
+        del pending[:n]
+        self._send(bus, b"".join(e.data for e in ready), sum(not e.cut for e in ready))
 
     def _send(self, bus: _Bus, data: bytes, answers: int = 1) -> None:
         self.counters.answers += answers
-        conns = bus.conns
-        if len(conns) == 1:
-            for conn in conns:
-                conn.send(data)
-            return
-        for conn in list(conns):
+        for conn in list(bus.conns):
             conn.send(data)
 
     # -- logging ---------------------------------------------------------------------------------
