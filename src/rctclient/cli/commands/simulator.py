@@ -75,7 +75,7 @@ def _loop_factory(name: str) -> Any:
     type=click.Choice(["auto", "asyncio", "uvloop"]),
     default="auto",
     show_default=True,
-    help="Event loop: uvloop (the 'fast' extra) needs about half the CPU; auto uses it when installed.",
+    help="Event loop: uvloop (the 'fast' extra) needs about a fifth less CPU; auto uses it when installed.",
 )
 @click.pass_context
 def simulator(
