@@ -110,6 +110,7 @@ _TCP_FIN: Final = 0x01
 _TCP_SYN: Final = 0x02
 _TCP_RST: Final = 0x04
 _TCP_ACK: Final = 0x10
+_TCP_SYN_FIN_RST: Final = _TCP_SYN | _TCP_FIN | _TCP_RST
 _IPPROTO_TCP: Final = 6
 _ETHERTYPE_IPV4: Final = 0x0800
 _ETHERTYPE_IPV6: Final = 0x86DD
@@ -119,6 +120,8 @@ _ETHERTYPE_VLAN: Final = frozenset({0x8100, 0x88A8, 0x9100})  # 802.1Q, 802.1ad 
 _IP6_EXTENSIONS: Final = frozenset({0, 43, 60, 135, 139, 140, 253, 254})
 _IP6_FRAGMENT: Final = 44
 _IP6_AH: Final = 51
+_PLANT_COMMANDS: Final = frozenset(c for c in Command if Command.is_plant(c))
+_RESPONSES: Final = frozenset(c for c in Command if Command.is_response(c))
 _SEQ_MOD: Final = 1 << 32
 _SEQ_HALF: Final = 1 << 31
 
@@ -765,14 +768,35 @@ class CaptureReader:
             if direction is Direction.TO_DEVICE
             else (conn.from_device, conn.to_device)
         )
-        half.last_packet = self._packet
+        half.last_packet = packet = self._packet
         half.last_time = time
-        self._segment(conn, half, seq, flags, payload, wire, time)
+        expected = half.next_seq
+        if (
+            expected is not None
+            and seq == expected % _SEQ_MOD
+            and wire
+            and wire == len(payload)
+            and not flags & _TCP_SYN_FIN_RST
+            and not half.pending
+        ):  # the common case: the next data of the stream, whole
+            half.segmap.append((expected - half.base, packet, time))
+            half.next_seq = expected + wire
+            stats.payload_bytes += wire
+            if conn.stats is not None:
+                if direction is Direction.TO_DEVICE:
+                    conn.stats.bytes_to_device += wire
+                else:
+                    conn.stats.bytes_from_device += wire
+            half.decoder.feed(payload)
+            self._drain(conn, half)
+        else:
+            self._segment(conn, half, seq, flags, payload, wire, time)
         if flags & _TCP_ACK and other.next_seq is not None:
             acked = other.unwrap(ack)
             if other.acked is None or acked > other.acked:
                 other.acked = acked
-                self._settle(conn, other, time)
+                if other.pending:
+                    self._settle(conn, other, time)
         if flags & _TCP_RST or (
             conn.to_device.fin_seq is not None
             and conn.from_device.fin_seq is not None
@@ -919,20 +943,23 @@ class CaptureReader:
     def _drain(self, conn: _Conn, half: _Half, packet: int | None = None, time: float | None = None) -> None:
         segmap = half.segmap
         base = half.dec_base
+        event = self._event
         for ev in half.decoder.events():
-            offset = base + ev.offset
-            if isinstance(ev, Frame | CRCMismatch):
-                size = ev.size
-            elif isinstance(ev, KeepAlive):
+            kind = type(ev)
+            if kind is Frame or kind is CRCMismatch:
+                size = ev.size  # type: ignore[union-attr]
+            elif kind is KeepAlive:
                 size = 4
             else:
-                size = len(ev.data)
+                size = len(ev.data)  # type: ignore[union-attr]
+            offset = ev.offset
             if base:
+                offset += base
                 ev = ev._replace(offset=offset)
             # the packet that holds the event's last byte
             while len(segmap) > 1 and segmap[1][0] <= offset:
                 segmap.popleft()
-            last = offset + max(size, 1) - 1
+            last = offset + size - 1 if size else offset
             ev_packet, ev_time = packet, time
             for seg_offset, seg_packet, seg_time in segmap:
                 if seg_offset > last:
@@ -940,25 +967,26 @@ class CaptureReader:
                 ev_packet, ev_time = seg_packet, seg_time
             if ev_packet is None or ev_time is None:
                 ev_packet, ev_time = half.last_packet, half.last_time
-            self._event(conn, half, ev, ev_packet, ev_time)
+            event(conn, half, ev, ev_packet, ev_time)
         # No later event can start before the bytes the decoder still holds.
-        floor = half.offset - half.decoder.buffered if half.next_seq is not None else 0
-        while len(segmap) > 1 and segmap[1][0] <= floor:
-            segmap.popleft()
+        if len(segmap) > 1:
+            floor = half.offset - half.decoder.buffered if half.next_seq is not None else 0
+            while len(segmap) > 1 and segmap[1][0] <= floor:
+                segmap.popleft()
 
     def _event(self, conn: _Conn, half: _Half, ev: Event, packet: int, time: float) -> None:
         desc = describe_event(ev, self._registry)
         flags = desc.flags
         latency = None
-        if isinstance(ev, Frame):
+        if type(ev) is Frame:
             if conn.stats is not None:
                 conn.stats.frames += 1
                 if flags:
                     conn.stats.errors += any(f.startswith("bad payload") for f in flags)
             command = ev.command
-            key = (ev.id, ev.address if Command.is_plant(command) else None)
+            key = (ev.id, ev.address if command in _PLANT_COMMANDS else None)
             to_device = half.direction is Direction.TO_DEVICE
-            if Command.is_response(command):
+            if command in _RESPONSES:
                 if to_device:
                     flags += ("wrong direction",)
                 else:
