@@ -32,8 +32,10 @@ class Client:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def events(self, count: int = 1, timeout: float | None = None, frames_only: bool = True) -> list[Event]:
-        """Receive until ``count`` events (frames) arrived or the timeout passed."""
+    def events(
+        self, count: int = 1, timeout: float | None = None, frames_only: bool = True, quiet: float | None = None
+    ) -> list[Event]:
+        """Receive until ``count`` events (frames) arrived, the timeout passed or nothing came for ``quiet`` s."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         out: list[Event] = []
         while True:
@@ -49,7 +51,7 @@ class Client:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return out
-            self.sock.settimeout(remaining)
+            self.sock.settimeout(remaining if quiet is None else min(remaining, quiet))
             try:
                 data = self.sock.recv(65536)
             except TimeoutError:
