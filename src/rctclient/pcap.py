@@ -82,7 +82,7 @@ _PCAP_MAGICS: Final = {
 }
 _PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 _MAX_BLOCK: Final = 64 << 20
-_CHUNK: Final = 1 << 18
+_CHUNK: Final = 1 << 16  # pcap records are read this much at a time
 
 # Link types (https://www.tcpdump.org/linktypes.html)
 _LINK_NULL: Final = 0
