@@ -20,9 +20,11 @@ memory does not grow with the size of the capture. File formats: pcap (micro- an
 either byte order) and pcapng (several interfaces and sections). Link types: Ethernet (with VLAN
 tags), Linux cooked capture v1 and v2 (``tcpdump -i any``), BSD loopback/null, raw IP; IPv4 and IPv6.
 
-The file and packet parsing is done by `dpkt <https://pypi.org/project/dpkt/>`_, the optional
-``pcap`` extra (``pip install 'rctclient[pcap]'``). This module imports without it and raises
-:class:`ModuleNotFoundError` with that hint when a capture is opened.
+The pcap records and the link, IP and TCP headers are parsed here with :mod:`struct` (dpkt's
+object per layer and packet took most of the time); `dpkt <https://pypi.org/project/dpkt/>`_, the
+optional ``pcap`` extra (``pip install 'rctclient[pcap]'``), reads pcapng's interface blocks. This
+module imports without it and raises :class:`ModuleNotFoundError` with that hint when a capture is
+opened.
 """
 
 from __future__ import annotations
