@@ -64,7 +64,7 @@ def test_history_file_is_written_atomically(sim: SimulatorThread, tmp_path: Path
     assert target.read_text() == run(*args).out
     assert len(target.read_text().splitlines()) == 1 + 73  # 00:00 .. 06:00 inclusive, every 5 minutes
     r = run(*args, "-o", str(tmp_path / "missing" / "x.csv"))
-    assert r.code == EXIT_ERROR and "cannot write" in r.err
+    assert r.code == EXIT_BAD_INPUT and "cannot write" in r.err
 
 
 def test_history_bad_input(sim: SimulatorThread) -> None:

@@ -16,9 +16,10 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -27,6 +28,7 @@ from ._common import (
     EXIT_BAD_INPUT,
     EXIT_DEVICE,
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
     EXIT_NOT_VERIFIED,
     EXIT_TIMEOUT,
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SIMULATOR_SEED",
     "DeviceSpec",
+    "LocalZone",
+    "check_output",
     "device_options",
     "exit_code_for",
     "open_client",
@@ -219,7 +223,10 @@ def open_client(spec: DeviceSpec) -> Iterator[Client]:
         client = Client(host, port, timeout=spec.timeout, retries=spec.retries, connect_timeout=spec.timeout)
         if spec.debug:
             stack.callback(lambda: log.debug("client counters: %s", client.stats.as_dict()))
-        yield stack.enter_context(client)
+        try:
+            yield stack.enter_context(client)
+        except KeyboardInterrupt:  # Ctrl-C while talking to the device (click would exit 1, "Aborted!")
+            raise CliError("interrupted", EXIT_INTERRUPTED) from None
 
 
 def offline_client(spec: DeviceSpec) -> Client:
@@ -240,6 +247,27 @@ def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
 
 
 # -- output files -----------------------------------------------------------------------------------
+
+
+def check_output(path: str | None) -> None:
+    """Fail now, before any I/O with the device, if ``path`` cannot be written (a missing or read-only directory).
+
+    A temporary file is made and removed in its directory, which is what :func:`write_output` needs.
+    """
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise CliError(f"cannot write {path}: it is a directory", EXIT_BAD_INPUT)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise CliError(f"cannot write {path}: permission denied", EXIT_BAD_INPUT)
 
 
 def write_output(path: str | None, text: str) -> None:
@@ -275,12 +303,50 @@ _RELATIVE = re.compile(r"^-?\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+class LocalZone(tzinfo):
+    """This computer's time zone, daylight saving time included (the C library's rules).
+
+    ``datetime.now().astimezone().tzinfo`` is a fixed offset, today's: in summer it would put
+    winter midnights an hour off.
+    """
+
+    def _local(self, dt: datetime) -> time.struct_time:
+        try:
+            stamp = time.mktime((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.weekday(), 0, -1))
+            return time.localtime(stamp)
+        except (OverflowError, ValueError, OSError):  # pragma: no cover - outside the C library's range
+            return time.localtime()
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        local = time.localtime() if dt is None else self._local(dt)
+        return timedelta(seconds=local.tm_gmtoff)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        local = time.localtime() if dt is None else self._local(dt)
+        return timedelta(hours=1) if local.tm_isdst > 0 else timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return (time.localtime() if dt is None else self._local(dt)).tm_zone
+
+    def fromutc(self, dt: datetime) -> datetime:
+        stamp = (dt.replace(tzinfo=None) - _EPOCH) // timedelta(seconds=1)
+        try:
+            offset = time.localtime(stamp).tm_gmtoff
+        except (OverflowError, ValueError, OSError):  # pragma: no cover
+            offset = time.localtime().tm_gmtoff
+        return dt + timedelta(seconds=offset)
+
+    def __repr__(self) -> str:
+        return "LocalZone()"
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
 def parse_tz(text: str | None) -> tzinfo:
     """A time zone from an IANA name (``Europe/Berlin``), ``UTC``, or None for this computer's zone."""
     if text is None:
-        local = datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+        return LocalZone()
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
 
     try:
@@ -301,7 +367,13 @@ def parse_time(text: str, tz: tzinfo, option: str, now: datetime | None = None) 
         return now
     match = _RELATIVE.match(value)
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        try:
+            span = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+            # in UTC: aware arithmetic in one zone is wall-clock arithmetic, so '24h' ago across a change
+            # of daylight saving time would be 23 or 25 hours ago
+            return (now.astimezone(UTC) - span).astimezone(tz)
+        except OverflowError:
+            raise CliError(f"{option}: {text!r} is too long ago", EXIT_BAD_INPUT) from None
     try:
         when = datetime.fromisoformat(value)
     except ValueError:

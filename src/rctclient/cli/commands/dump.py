@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._device import DeviceSpec, device_options, oid_kind, open_client, progress, write_output
+from .._common import CliError
+from .._device import (
+    DeviceSpec,
+    check_output,
+    device_options,
+    oid_kind,
+    open_client,
+    progress,
+    worst_exit_code,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ...registry import ObjectInfo
@@ -66,7 +76,9 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
       rctclient dump --simulate | jq '.values["battery.soc"]'
     """
     from ...describe import jsonable  # noqa: PLC0415
+    from ...exceptions import RctConnectionError, RctTimeout  # noqa: PLC0415
 
+    check_output(output)
     plain, other = dump_oids(include_other)
     wanted = plain + other
     values: dict[str, Any] = {}
@@ -78,6 +90,15 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
             for start in range(0, len(wanted), BATCH):
                 batch = wanted[start : start + BATCH]
                 result = client.read_many(batch)
+                if not result.values and all(
+                    isinstance(e, RctTimeout | RctConnectionError) for e in result.errors.values()
+                ):
+                    # not one of BATCH values: the device is gone (or silent); the rest would only wait too
+                    raise CliError(
+                        f"{device.label} stopped answering after {len(values)} of {len(wanted)} values"
+                        f" ({next(iter(result.errors.values()))}); nothing written",
+                        worst_exit_code(result.errors.values()),
+                    )
                 values.update(result.values)
                 missing.update({name: str(error) for name, error in result.errors.items()})
                 advance(len(batch))

@@ -14,7 +14,17 @@ import click
 
 from .._common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, complete_oid_name, emit
 from .._common import output_format_options as _formats
-from .._device import DeviceSpec, device_options, oid_kind, open_client, parse_time, parse_tz, progress, write_output
+from .._device import (
+    DeviceSpec,
+    check_output,
+    device_options,
+    oid_kind,
+    open_client,
+    parse_time,
+    parse_tz,
+    progress,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ...registry import ObjectInfo
@@ -25,6 +35,8 @@ POINTS_PER_STEP = 288
 TZ_HELP = "Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
 #: The extra that --plot needs (not part of rctclient's dependencies).
 PLOT_EXTRA = "plot"
+#: The last second a device's log can hold (its queries carry an INT32).
+MAX_STAMP = 2**31 - 1
 
 
 def _series(name: str) -> ObjectInfo:
@@ -124,24 +136,39 @@ def _plot(points: list[TimeseriesPoint], info: ObjectInfo, tz: tzinfo, path: str
 def fetch_history(
     device: DeviceSpec, info: ObjectInfo, start: datetime, end: datetime, tz: tzinfo
 ) -> list[TimeseriesPoint]:
-    """The points between ``start`` and ``end``, asked for a day's worth of points at a time (the progress bar)."""
-    from ...protocol import resolution_of  # noqa: PLC0415
+    """The points between ``start`` and ``end``, asked for a day's worth of points at a time (the progress bar).
 
-    step = (resolution_of(info) or timedelta(minutes=5)) * POINTS_PER_STEP
-    chunks: list[tuple[datetime, datetime]] = []
-    chunk_start = start
-    while True:
-        chunk_end = min(end, chunk_start + step)
-        chunks.append((chunk_start, chunk_end))
-        if chunk_end >= end:
-            break
-        chunk_start = chunk_end + timedelta(seconds=1)
+    Stretches without points are not walked through a day at a time: an end in the future, a gap in
+    the log and the time before the log began each cost one query (that of the newest point before them).
+    """
+    from ...protocol import resolution_of, to_unix  # noqa: PLC0415
+    from ...types import Timeseries  # noqa: PLC0415
+
+    step = int(((resolution_of(info) or timedelta(minutes=5)) * POINTS_PER_STEP).total_seconds())
+    low, top = max(to_unix(start), 0), min(to_unix(end), MAX_STAMP)
     points: dict[datetime, TimeseriesPoint] = {}
-    with open_client(device) as client, progress(len(chunks), f"{info.name}") as advance:
-        for chunk_start, chunk_end in reversed(chunks):  # newest first, as the device pages
-            for point in client.history(info, chunk_start, chunk_end, tz=tz):
+    if top < low:
+        return []
+    total = (top - low) // step + 1
+    with open_client(device) as client, progress(total, f"{info.name}") as advance:
+        probe = True
+        while top >= low:
+            if probe:  # where the next point at or before ``top`` is, if any
+                page = client.query(info, top)
+                assert isinstance(page, Timeseries)
+                stamps = [stamp for stamp in (to_unix(p.timestamp) for p in page.points) if stamp <= top]
+                if not stamps or max(stamps) < low:
+                    break
+                top = max(stamps)
+            bottom = max(low, top - step + 1)
+            chunk = client.history(info, bottom, top)
+            for point in chunk:
                 points.setdefault(point.timestamp, point)
-            advance(1)
+            probe = not chunk
+            left = (bottom - low) // step + (1 if bottom > low else 0)
+            advance(max(0, total - left))
+            total = left
+            top = bottom - 1
     return [points[stamp] for stamp in sorted(points)]
 
 
@@ -202,6 +229,8 @@ def history(
             EXIT_ERROR,
         )
     start, end, tz = _range(from_, to, tz_name)
+    check_output(output)
+    check_output(plot_path)
     points = fetch_history(device, info, start, end, tz)
     if fmt == "json":
         text = render_json(points, info, start, end, tz)
