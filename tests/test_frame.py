@@ -359,6 +359,16 @@ def test_truncated_frame_is_given_up_without_eof_when_a_good_frame_follows() -> 
     assert dec.stats.truncated == 1
 
 
+def test_a_frame_after_a_cut_one_in_a_later_read_is_not_held_back() -> None:
+    # '+\x01\xff' promises 255 bytes; the next read brings a good frame instead, and nothing more
+    for garbage in (b"+\x01\xff", b"+\x06\x01\x00\x12\x34\x56\x78", b"+\x05\x80"):
+        dec = FrameDecoder(registry=None)
+        dec.feed(garbage)
+        assert dec.next_event() is NEED_DATA
+        dec.feed(READ_SOC)
+        assert frames_of(list(dec.events())) == [(Command.READ, SOC, 0, b"")], garbage
+
+
 def test_absurd_length_does_not_stall_the_stream() -> None:
     dec = FrameDecoder(registry=None)
     dec.feed(b"+\x06\xff\xff\x12\x34\x56\x78" + READ_SOC * 3)

@@ -603,6 +603,14 @@ def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None]]:
     return limits
 
 
+def _has_bare_start(chunk: bytes) -> bool:
+    """Whether ``chunk`` holds a ``+`` that is not escaped (one at its very start counts as bare)."""
+    k = chunk.find(b"+")
+    while k > 0 and chunk[k - 1] == ESCAPE_TOKEN:
+        k = chunk.find(b"+", k + 1)
+    return k != -1
+
+
 class FrameDecoder:
     """Incremental decoder for a byte stream (one direction of a connection, or of a capture).
 
@@ -679,10 +687,15 @@ class FrameDecoder:
             self._wait_until = 0
             return
         # Chunks are only joined once there can be enough input to get further (see _wait_until),
-        # so that feeding a long frame a byte at a time stays linear.
-        self._chunks.append(bytes(data))
-        self._chunks_len += len(data)
-        self.stats.bytes_in += len(data)
+        # so that feeding a long frame a byte at a time stays linear. A bare start token in new
+        # input is the exception: while a frame is pending it may begin a good frame that shows
+        # the pending one was cut off (a device interrupted while answering), so look now.
+        chunk = bytes(data)
+        self._chunks.append(chunk)
+        self._chunks_len += len(chunk)
+        self.stats.bytes_in += len(chunk)
+        if self._wait_until and _has_bare_start(chunk):
+            self._wait_until = 0
 
     def _join(self) -> None:
         drop = self._pos
