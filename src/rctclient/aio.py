@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Iterable
 from datetime import tzinfo
 from types import TracebackType
 from typing import Any
 
-from .exceptions import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,
@@ -43,10 +41,6 @@ __all__ = ["AsyncClient"]
 log = logging.getLogger("rctclient.aio")
 
 _MAX_WAIT = 0.5
-
-
-def _deadline_of(req: Request) -> float:
-    return req.deadline if req.deadline != math.inf else req.submitted + req.timeout
 
 
 class _Stream(asyncio.Protocol):
@@ -73,6 +67,8 @@ class _Stream(asyncio.Protocol):
 
 class AsyncClient(ClientBase):
     """The asyncio twin of :class:`rctclient.client.Client`: same parameters, same methods (awaitable)."""
+
+    _log = log
 
     def _init_transport(self) -> None:
         self._stream: _Stream | None = None
@@ -134,26 +130,10 @@ class AsyncClient(ClientBase):
             async with asyncio.timeout(max(0.01, timeout)):
                 _, stream = await loop.create_connection(lambda: _Stream(self), self.host, self.port)
         except (OSError, TimeoutError) as exc:
-            delay = self.reconnect.failed(time.monotonic())
-            reason = str(exc) or type(exc).__name__
-            if self.reconnect.should_log(now):
-                suppressed = self.reconnect.take_suppressed()
-                extra = f"; {suppressed} similar failures not logged" if suppressed else ""
-                log.warning(
-                    "cannot connect to %s:%d: %s (next attempt in %.1f s%s)", self.host, self.port, reason, delay, extra
-                )
-            if raise_error:
-                raise RctConnectionError(
-                    f"cannot connect to {self.host}:{self.port}: {reason}",
-                    host=self.host,
-                    port=self.port,
-                    retry_in=delay,
-                ) from exc
+            self._connect_failed(time.monotonic(), str(exc) or type(exc).__name__, exc, raise_error=raise_error)
             return False
         self._stream = stream
-        failures = self._connection_opened(time.monotonic())
-        if failures:
-            log.info("connected to %s:%d after %d failed attempts", self.host, self.port, failures)
+        self._connected(time.monotonic())
         return True
 
     async def _reconnect(self) -> None:
@@ -162,25 +142,11 @@ class AsyncClient(ClientBase):
                 return
             now = time.monotonic()
             wait = self.reconnect.wait(now)
-            open_requests = self.protocol.open_requests()
-            if not open_requests:
-                return
-            hopeless = [r for r in open_requests if _deadline_of(r) <= now + wait]
-            if hopeless:
-                error = RctConnectionError(
-                    f"{self.host}:{self.port} is not reachable (next connection attempt in {wait:.1f} s)",
-                    host=self.host,
-                    port=self.port,
-                    retry_in=wait,
-                )
-                self.protocol.fail(hopeless, error)
-                self._wake()
-                return
-            if wait > 0:
-                await asyncio.sleep(wait)
-                now = time.monotonic()
-            remaining = min((_deadline_of(r) for r in self.protocol.open_requests()), default=now + 1) - now
-            await self._try_connect(now, min(self.connect_timeout, max(0.01, remaining)))
+            budget = self._plan_reconnect(now)
+            if budget is not None:
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self._try_connect(time.monotonic(), budget)
             self._wake()
 
     # -- running operations -----------------------------------------------------------------------

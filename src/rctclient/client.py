@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import select
 import socket
 import threading
@@ -27,7 +26,6 @@ from datetime import tzinfo
 from types import TracebackType
 from typing import Any
 
-from .exceptions import RctConnectionError
 from .protocol import (
     BatteryStatus,
     Call,
@@ -41,6 +39,7 @@ from .protocol import (
     Sleep,
     TimeArg,
     WriteResult,
+    _deadline_of,
 )
 from .types import EventTable, Timeseries, TimeseriesPoint
 
@@ -50,10 +49,6 @@ log = logging.getLogger("rctclient.client")
 
 _RECV_SIZE = 65536
 _MAX_WAIT = 0.5
-
-
-def _deadline_of(req: Request) -> float:
-    return req.deadline if req.deadline != math.inf else req.submitted + req.timeout
 
 
 class Client(ClientBase):
@@ -66,6 +61,8 @@ class Client(ClientBase):
     deadline would pass before the next attempt, the request fails at once with
     :class:`~rctclient.exceptions.RctConnectionError`: a device that is off costs nothing.
     """
+
+    _log = log
 
     def _init_transport(self) -> None:
         self._sock: socket.socket | None = None
@@ -111,45 +108,23 @@ class Client(ClientBase):
         try:
             sock = socket.create_connection((self.host, self.port), timeout=max(0.01, timeout))
         except OSError as exc:
-            delay = self.reconnect.failed(time.monotonic())
-            if self.reconnect.should_log(now):
-                suppressed = self.reconnect.take_suppressed()
-                extra = f"; {suppressed} similar failures not logged" if suppressed else ""
-                log.warning(
-                    "cannot connect to %s:%d: %s (next attempt in %.1f s%s)", self.host, self.port, exc, delay, extra
-                )
-            if raise_error:
-                raise RctConnectionError(
-                    f"cannot connect to {self.host}:{self.port}: {exc}", host=self.host, port=self.port, retry_in=delay
-                ) from exc
+            self._connect_failed(time.monotonic(), str(exc), exc, raise_error=raise_error)
             return False
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         self._sock = sock
-        failures = self._connection_opened(time.monotonic())
-        if failures:
-            log.info("connected to %s:%d after %d failed attempts", self.host, self.port, failures)
+        self._connected(time.monotonic())
         return True
 
     def _reconnect(self, now: float) -> None:
         """Not connected and requests are open: connect, wait for the backoff, or fail what cannot wait."""
         wait = self.reconnect.wait(now)
-        open_requests = self.protocol.open_requests()
-        hopeless = [r for r in open_requests if _deadline_of(r) <= now + wait]
-        if hopeless:
-            error = RctConnectionError(
-                f"{self.host}:{self.port} is not reachable (next connection attempt in {wait:.1f} s)",
-                host=self.host,
-                port=self.port,
-                retry_in=wait,
-            )
-            self.protocol.fail(hopeless, error)
+        budget = self._plan_reconnect(now)
+        if budget is None:
             return
         if wait > 0:
             time.sleep(wait)
-            now = time.monotonic()
-        remaining = min(_deadline_of(r) for r in open_requests) - now
-        self._try_connect(now, min(self.connect_timeout, max(0.01, remaining)))
+        self._try_connect(time.monotonic(), budget)
 
     # -- running operations -----------------------------------------------------------------------
 
@@ -186,7 +161,8 @@ class Client(ClientBase):
                     try:
                         sock.sendall(out)
                     except (BlockingIOError, InterruptedError):
-                        sock.setblocking(True)
+                        # the send buffer is full (a device that does not read): wait, but not past the deadline
+                        sock.settimeout(max(0.01, min(_deadline_of(r) for r in reqs) - now))
                         try:
                             sock.sendall(out)
                         except OSError:

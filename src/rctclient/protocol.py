@@ -28,6 +28,7 @@ one log line now and then.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import struct
@@ -1318,6 +1319,11 @@ class ClientOps:
         return make_last_value(info, self.protocol.cached(info), now)
 
 
+def _deadline_of(req: Request) -> float:
+    """A request's deadline; one never sent yet counts from its submission."""
+    return req.deadline if req.deadline != math.inf else req.submitted + req.timeout
+
+
 def _value_op(value: Any) -> Op:
     return value
     yield  # a generator that needs no request
@@ -1392,6 +1398,51 @@ class ClientBase:
 
     def _init_transport(self) -> None:
         """Set up the subclass's connection state (called at the end of ``__init__``)."""
+
+    #: The subclass's logger (connection failures, reconnects).
+    _log: logging.Logger = logging.getLogger("rctclient")
+
+    def _connect_failed(self, now: float, reason: str, exc: BaseException, *, raise_error: bool) -> None:
+        """A connection attempt failed: back off, log (rate-limited), and raise RctConnectionError if asked."""
+        delay = self.reconnect.failed(now)
+        if self.reconnect.should_log(now):
+            suppressed = self.reconnect.take_suppressed()
+            extra = f"; {suppressed} similar failures not logged" if suppressed else ""
+            self._log.warning(
+                "cannot connect to %s:%d: %s (next attempt in %.1f s%s)", self.host, self.port, reason, delay, extra
+            )
+        if raise_error:
+            raise RctConnectionError(
+                f"cannot connect to {self.host}:{self.port}: {reason}", host=self.host, port=self.port, retry_in=delay
+            ) from exc
+
+    def _connected(self, now: float) -> None:
+        failures = self._connection_opened(now)
+        if failures:
+            self._log.info("connected to %s:%d after %d failed attempts", self.host, self.port, failures)
+
+    def _plan_reconnect(self, now: float) -> float | None:
+        """Not connected and requests are open: how long the next connection attempt may take, or None.
+
+        Requests whose deadline passes before the backoff allows the next attempt fail now (None is
+        returned); else the caller waits ``reconnect.wait(now)`` and then connects within the time returned.
+        """
+        wait = self.reconnect.wait(now)
+        open_requests = self.protocol.open_requests()
+        if not open_requests:
+            return None
+        hopeless = [r for r in open_requests if _deadline_of(r) <= now + wait]
+        if hopeless:
+            error = RctConnectionError(
+                f"{self.host}:{self.port} is not reachable (next connection attempt in {wait:.1f} s)",
+                host=self.host,
+                port=self.port,
+                retry_in=wait,
+            )
+            self.protocol.fail(hopeless, error)
+            return None
+        remaining = min(_deadline_of(r) for r in open_requests) - (now + wait)
+        return min(self.connect_timeout, max(0.01, remaining))
 
     @property
     def connected(self) -> bool:

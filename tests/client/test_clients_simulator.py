@@ -147,3 +147,17 @@ def test_survives_restart_and_silence(driver_cls: DriverCls) -> None:
         sim.set_silent(False)
         assert d.call("read", "battery.soc") == true_value(sim, "battery.soc")
         assert d.client.stats.connects >= 2
+
+
+def test_read_many_from_a_silent_device_ends_within_one_deadline(driver_cls: DriverCls) -> None:
+    # Before: the window fell to one request and each of the 45 waited for its own deadline (~20 s here).
+    simulator = SimulatorThread(port=0, seed=4, faults="ideal", clock=Clock.frozen_at(NOW))
+    with simulator, make(driver_cls, simulator.port, timeout=0.5, retries=3) as d:
+        assert d.call("read", FLOATS[0]) == true_value(simulator, FLOATS[0])
+        simulator.set_silent()
+        started = time.monotonic()
+        result = d.call("read_many", FLOATS)
+        assert time.monotonic() - started < 1.0
+        assert not result.values and all(isinstance(e, RctTimeout) for e in result.errors.values())
+        simulator.set_silent(False)
+        assert d.call("read", FLOATS[1]) == true_value(simulator, FLOATS[1])

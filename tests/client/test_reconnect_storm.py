@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ def dropping_server() -> Iterator[tuple[int, list[int]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield srv.getsockname()[1], accepted
+    with contextlib.suppress(OSError):
+        srv.shutdown(socket.SHUT_RDWR)  # wakes accept() (close alone does not): no 5 s teardown
     srv.close()
     thread.join(timeout=5)
 
