@@ -393,6 +393,18 @@ def test_a_good_frame_is_accepted_whatever_its_length() -> None:
     assert frames_of(decode_frames(data)) == [(Command.RESPONSE, SOC, 0, b"\x01" * 8)]
 
 
+def test_a_flood_of_start_tokens_is_one_piece_of_garbage() -> None:
+    events = decode_frames(b"+" * 10_000 + READ_SOC[1:])
+    assert [type(e) for e in events] == [Garbage, Frame]
+    assert events[0] == Garbage(GarbageReason.INVALID_COMMAND, b"+" * 9_999, 0)
+    # the last '+' of the run began the frame
+    assert events[1].offset == 9_999 and events[1].id == SOC  # type: ignore[union-attr]
+    # a short run split between reads is still one piece
+    short = b"x" + b"+" * 50 + READ_SOC[1:]
+    for cut in range(1, len(short)):
+        assert decode_in_chunks(short, [cut]) == decode_frames(short), cut
+
+
 def test_length_shorter_than_object_id() -> None:
     events = decode_frames(b"+\x01\x02\x00\x00" + READ_SOC)
     assert isinstance(events[0], Garbage) and events[0].reason is GarbageReason.BAD_LENGTH

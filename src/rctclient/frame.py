@@ -603,6 +603,10 @@ def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None]]:
     return limits
 
 
+#: A run of start tokens at the end of the input is held back (it may go on) up to this length.
+_MAX_HELD_RUN: Final = 4096
+
+
 def _has_bare_start(chunk: bytes) -> bool:
     """Whether ``chunk`` holds a ``+`` that is not escaped (one at its very start counts as bare)."""
     k = chunk.find(b"+")
@@ -927,8 +931,19 @@ class FrameDecoder:
             append(Extension(buf[j:e], start + j))
             return True
         if kind == _BADCMD:
-            self.stats.invalid_commands += 1
-            self._bad(j, GarbageReason.INVALID_COMMAND)
+            # A run of start tokens ('++++', a flood) is one piece of garbage, not one event per
+            # byte; the last '+' of the run may still begin a frame.
+            run_end = j + 1
+            while run_end < end and buf[run_end] == START_TOKEN:
+                run_end += 1
+            if run_end == end and not self._eof and run_end - j < _MAX_HELD_RUN:
+                # the run may go on in the next read: wait, so that chunking does not split it
+                self._pos = j
+                self._wait_until = start + end + 1
+                return False
+            last = run_end - 1 if run_end > j + 1 else j + 1
+            self.stats.invalid_commands += max(1, last - j)
+            self._bad(j, GarbageReason.INVALID_COMMAND, last)
             return True
         self.stats.bad_lengths += 1
         self._bad(j, GarbageReason.BAD_LENGTH)
@@ -945,12 +960,13 @@ class FrameDecoder:
             if self._report_noise:
                 self._queue.append(Garbage(GarbageReason.NOISE, self._buf[start:stop], self._start + start))
 
-    def _bad(self, j: int, reason: GarbageReason) -> None:
-        """Report the start token at j as garbage and resume after it."""
-        self._pos = j + 1
-        self.stats.garbage_bytes += 1
-        self._covered = max(self._covered, j + 1)
-        self._queue.append(Garbage(reason, self._buf[j : j + 1], self._start + j))
+    def _bad(self, j: int, reason: GarbageReason, stop: int = 0) -> None:
+        """Report buf[j:stop] (the start token at j, by default) as garbage and resume after it."""
+        stop = max(stop, j + 1)
+        self._pos = stop
+        self.stats.garbage_bytes += stop - j
+        self._covered = max(self._covered, stop)
+        self._queue.append(Garbage(reason, self._buf[j:stop], self._start + j))
 
     def _payload_limit(self, oid: int, command: int) -> int | None:
         if self._registry is None:
