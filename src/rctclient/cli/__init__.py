@@ -17,7 +17,7 @@ import click
 
 from .. import __version__
 from . import commands as _commands_pkg
-from ._common import EXIT_INTERRUPTED
+from ._common import EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["cli", "main"]
 
@@ -67,7 +67,18 @@ _load_commands()
 def main() -> None:
     """Entry point of the ``rctclient`` script."""
     try:
-        cli.main(prog_name="rctclient")
-    except KeyboardInterrupt:  # pragma: no cover - click normally turns this into Abort
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        code = cli.main(prog_name="rctclient", standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            click.echo("Error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        click.echo("Error: aborted", err=True)  # end of input at a prompt
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # the reader went away (``rctclient ... | head``): stop quietly
+        sys.stderr.close()
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
