@@ -62,7 +62,7 @@ SIMULATOR_SEED = 1
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Loggers that would add a second line to a one-line error unless --debug is given.
-_NOISY_LOGGERS = ("rctclient.client", "rctclient.simulator")
+_NOISY_LOGGERS = ("rctclient.client", "rctclient.aio", "rctclient.simulator")
 
 
 @dataclass(frozen=True, slots=True)
