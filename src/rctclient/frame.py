@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 from binascii import crc_hqx
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import Enum
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -58,13 +58,10 @@ __all__ = [
 
 START_TOKEN: Final = 0x2B  # '+'
 ESCAPE_TOKEN: Final = 0x2D  # '-'
-#: The vendor's keep-alive, sent by the Wi-Fi module: ``AT+\r``.
-KEEPALIVE: Final = b"AT+\r"
 #: The vendor app's EXTENSION frame: ``+<\xe1``.
 EXTENSION_LENGTH: Final = 3
 #: Largest payload any frame can carry (2-byte length field minus the object ID).
 MAX_PAYLOAD_LONG: Final = 0xFFFF - FrameType.STANDARD
-MAX_PAYLOAD_SHORT: Final = 0xFF - FrameType.STANDARD
 
 _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
@@ -582,8 +579,6 @@ def _make_frame_event(command: Command, oid: int, address: int, data: bytes, off
     # Same as Frame(...), without the keyword handling of the generated __new__.
     return _tuple_new(Frame, (command, oid, address, data, offset, size))
 
-
-PayloadLimit = Callable[[int, int], int | None]
 
 _registry_limits: dict[int, tuple[object, dict[int, tuple[int | None, int | None]]]] = {}
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -117,7 +117,3 @@ def resolve_oid(text: str) -> Any:
     except KeyError as exc:
         message = exc.args[0] if exc.args else str(exc)
         raise CliError(str(message), EXIT_NOT_FOUND) from None
-
-
-def join_words(words: Iterable[str]) -> str:
-    return ", ".join(words)
