@@ -18,9 +18,11 @@ Format of the generated files (UTF-8, ``\\n`` line ends, one record per line, so
 * ``registry.tsv`` columns: ``object_id`` (``0x`` and 8 upper-case hex digits), ``index``,
   ``group`` (an :class:`~rctclient.types.ObjectGroup` member name), ``name``, ``request_type`` and
   ``response_type`` (:class:`~rctclient.types.DataType` member names), ``unit``, ``description``
-  (empty for none) and ``enum``: for OIDs with an ENUM data type, the labels as ``value=label`` pairs
-  joined by ``|`` in increasing value order (empty if no label is known); empty for the other types.
-  Rows are sorted by object ID.
+  (empty for none), ``enum``: for OIDs with an ENUM data type, the labels as ``value=label`` pairs
+  joined by ``|`` in increasing value order (empty if no label is known); empty for the other types,
+  and ``static``: ``1`` for values that never change while the device runs (serial numbers, software
+  versions, the device's name and grid code: see ``STATIC_NAMES``), else empty. Rows are sorted by
+  object ID.
 * ``faults.tsv`` columns: ``bit`` (0..127), ``oid_name`` (``fault[bit // 32].flt``) and
   ``description``. Rows are sorted by bit.
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -57,6 +60,7 @@ REGISTRY_COLUMNS = (
     "unit",
     "description",
     "enum",
+    "static",
 )
 FAULTS_COLUMNS = ("bit", "oid_name", "description")
 
@@ -83,6 +87,24 @@ DATA_TYPE_NAMES = frozenset(
     }
 )
 
+#: Values that do not change while the device runs, so that a cache may keep them for long (the
+#: proxy's ``--static-max-age``, the monitor's static tier). Each pattern matches whole names:
+STATIC_NAMES = re.compile(
+    "|".join(
+        (
+            r"inverter_sn",  # the serial number printed on the type plate
+            r"android_description",  # the device name; changed only from the vendor's app, during setup
+            r"svnversion(_factory|_last_known)?",  # control software versions: change only with a firmware update
+            r"parameter_file",  # the grid code ("Norm") chosen at commissioning
+            r"(battery|battery_placeholder\[\d+\])\.(bms_sn|prog_sn|module_sn\[\d+\])",  # battery serial numbers
+            r"(battery|battery_placeholder\[\d+\])\.(bms_software_version|bms_power_version)",  # BMS firmware
+            r"(battery|battery_placeholder\[\d+\])\.stack_software_version\[\d+\]",  # battery module firmware
+            r"rb485\.version_(boot|main)",  # power switch firmware
+            r"db\.power_board\.version_(boot|main)",  # power board firmware
+        )
+    )
+)
+
 FAULT_WORDS = 4
 BITS_PER_WORD = 32
 
@@ -104,6 +126,10 @@ class OidRow:
     unit: str
     description: str
     enum: dict[int, str] | None
+
+    @property
+    def static(self) -> bool:
+        return STATIC_NAMES.fullmatch(self.name) is not None
 
 
 def escape(text: str, extra: str = "") -> str:
@@ -271,7 +297,8 @@ def render_registry(rows: Sequence[OidRow], source: str) -> str:
             row.description,
         )
         # Empty trailing fields are left out, so that no line ends in white space.
-        lines.append("\t".join([*(escape(field) for field in fields), enum]).rstrip("\t"))
+        static = "1" if row.static else ""
+        lines.append("\t".join([*(escape(field) for field in fields), enum, static]).rstrip("\t"))
     return "\n".join(lines) + "\n"
 
 

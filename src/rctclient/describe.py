@@ -15,8 +15,8 @@ from typing import Any
 from .exceptions import PayloadDecodeError
 from .frame import CRCMismatch, Event, Extension, Frame, Garbage, KeepAlive
 from .registry import REGISTRY, ObjectInfo, Registry
-from .types import Command, DataType, EventTable, Timeseries
-from .utils import decode_event_table, decode_timeseries, decode_value
+from .types import Command, EventTable, Timeseries
+from .utils import decode_lossless
 
 __all__ = ["EventDescription", "decode_payload", "describe_event", "format_value", "jsonable"]
 
@@ -29,11 +29,7 @@ def decode_payload(info: ObjectInfo, command: int, data: bytes) -> Any:
     not fit the type (devices cut payloads short).
     """
     data_type = info.response_data_type if Command.is_response(command) else info.request_data_type
-    if data_type is DataType.TIMESERIES:
-        return decode_timeseries(data)
-    if data_type is DataType.EVENT_TABLE:
-        return decode_event_table(data)
-    return decode_value(data_type, data)
+    return decode_lossless(data_type, data)
 
 
 def format_value(value: Any, info: ObjectInfo | None = None) -> str:

@@ -52,7 +52,9 @@ __all__ = [
     "NeedData",
     "ReceiveFrame",
     "SendFrame",
+    "command_for",
     "decode_frames",
+    "make_bad_frame",
     "make_frame",
 ]
 
@@ -91,13 +93,6 @@ _COMMANDS: Final = _command_table()
 # --------------------------------------------------------------------------------------------------
 # Building frames
 # --------------------------------------------------------------------------------------------------
-
-
-def _escape(body: bytes | bytearray) -> bytes:
-    """Prefix the start token and escape every ``+`` and ``-`` of ``body``."""
-    if b"-" in body or b"+" in body:
-        return b"+" + bytes(body).replace(b"-", b"--").replace(b"+", b"-+")
-    return b"+" + body
 
 
 # Per command that can be sent: (command, header struct, is_plant, carries a payload, largest length).
@@ -192,13 +187,49 @@ def make_frame(
 _READ_FRAMES: dict[tuple[int, ...], bytes] = {}
 _READ_FRAMES_MAX: Final = 4096
 
+# The one place that picks the command for an operation: the LONG forms when address, object ID and
+# payload do not fit a 1-byte length field, the PLANT forms when a device address is given.
+_COMMAND_FOR: Final = {
+    # operation: ((short, long), (plant short, plant long))
+    "read": ((Command.READ, Command.READ), (Command.PLANT_READ, Command.PLANT_READ)),
+    "write": ((Command.WRITE, Command.LONG_WRITE), (Command.PLANT_WRITE, Command.PLANT_LONG_WRITE)),
+    "response": ((Command.RESPONSE, Command.LONG_RESPONSE), (Command.PLANT_RESPONSE, Command.PLANT_LONG_RESPONSE)),
+}
 
-def _finish(body: bytes) -> bytes:
-    """Append the CRC, escape, prefix the start token."""
+
+def command_for(operation: str, payload_length: int = 0, *, plant: bool = False) -> Command:
+    """The command that carries ``operation`` (``"read"``, ``"write"`` or ``"response"``).
+
+    ``payload_length`` decides between the short form and the LONG form (whose 2-byte length field
+    is needed once address, object ID and payload exceed 255 bytes); ``plant`` selects the PLANT\\_
+    forms, which carry a device address. READ frames have no payload and no LONG form.
+    """
+    forms = _COMMAND_FOR[operation][plant]
+    return forms[payload_length + (8 if plant else 4) > 0xFF]
+
+
+def make_bad_frame(command: Command | int, id: int, payload: bytes = b"", address: int = 0, *, crc_xor: int) -> bytes:
+    """Like :func:`make_frame`, but with the checksum XORed with ``crc_xor`` (1..0xFFFF): a frame that fails its CRC.
+
+    For simulators and tests that reproduce what a disturbed line delivers.
+    """
+    if not 0 < crc_xor <= 0xFFFF:
+        raise ValueError("crc_xor must be in 1..0xFFFF")
+    make_frame(command, id, payload, address)  # the same checks of the arguments
+    cmd, header, plant, has_payload, _ = _BUILD[command]
+    if not has_payload:
+        payload = b""
+    length = len(payload) + (8 if plant else 4)
+    body = (header.pack(cmd, length, address, id) if plant else header.pack(cmd, length, id)) + payload
+    return _finish(body, crc_xor)
+
+
+def _finish(body: bytes, crc_xor: int = 0) -> bytes:
+    """Append the CRC, escape, prefix the start token: the one place that assembles a frame's bytes."""
     crc = crc_hqx(body, 0xFFFF)
     if len(body) & 1:
         crc = crc_hqx(b"\x00", crc)
-    body += _pack_u16(crc)
+    body += _pack_u16(crc ^ crc_xor)
     if b"-" in body or b"+" in body:
         return b"+" + body.replace(b"-", b"--").replace(b"+", b"-+")
     return b"+" + body

@@ -53,10 +53,10 @@ from .exceptions import (
     WriteRefused,
 )
 from .faults import Fault
-from .frame import CRCMismatch, Frame, FrameDecoder, Garbage, make_frame
+from .frame import CRCMismatch, Frame, FrameDecoder, Garbage, command_for, make_frame
 from .registry import REGISTRY, ObjectInfo, Registry
-from .types import Command, DataType, EventEntry, EventTable, Timeseries, TimeseriesPoint
-from .utils import decode_event_table, decode_timeseries, decode_value, encode_value
+from .types import INTEGER_TYPES, Command, DataType, EventEntry, EventTable, Timeseries, TimeseriesPoint
+from .utils import decode_lossless, decode_value, encode_value
 
 __all__ = [
     "BatteryStatus",
@@ -211,17 +211,8 @@ class Request:
         self.call = call
         self.info = info
         self.address = address
-        plant = address is not None
-        if call.payload is None:
-            command = Command.PLANT_READ if plant else Command.READ
-            payload = b""
-        else:
-            payload = call.payload
-            long_ = len(payload) + 8 > 0xFF
-            if plant:
-                command = Command.PLANT_LONG_WRITE if long_ else Command.PLANT_WRITE
-            else:
-                command = Command.LONG_WRITE if len(payload) + 4 > 0xFF else Command.WRITE
+        payload = b"" if call.payload is None else call.payload
+        command = command_for("read" if call.payload is None else "write", len(payload), plant=address is not None)
         self.frame = make_frame(command, info.object_id, payload, address or 0)
         self.key = (_NO_ADDRESS if address is None else address, info.object_id)
         self.timeout = timeout
@@ -263,12 +254,7 @@ class Request:
 
 def _decode(info: ObjectInfo, data: bytes) -> Any:
     """Decode an answer's payload strictly; raises PayloadDecodeError if it does not fit the data type."""
-    data_type = info.response_data_type
-    if data_type is DataType.TIMESERIES:
-        return decode_timeseries(data, strict=True)
-    if data_type is DataType.EVENT_TABLE:
-        return decode_event_table(data, strict=True)
-    return decode_value(data_type, data)
+    return decode_lossless(info.response_data_type, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -888,27 +874,11 @@ def prepare_write(
         payload = encode_value(data_type, written)
     except ValueEncodeError as exc:
         raise WriteOutOfBounds(f"{info.name}: {exc}") from None
-    if data_type in (DataType.FLOAT, DataType.BOOL) or data_type in _INT_TYPES:
+    if data_type in (DataType.FLOAT, DataType.BOOL) or data_type in INTEGER_TYPES:
         written = decode_value(data_type, payload)
-    plant = address is not None
-    long_ = len(payload) + (8 if plant else 4) > 0xFF
-    if plant:
-        command = Command.PLANT_LONG_WRITE if long_ else Command.PLANT_WRITE
-    else:
-        command = Command.LONG_WRITE if long_ else Command.WRITE
+    command = command_for("write", len(payload), plant=address is not None)
     frame = make_frame(command, info.object_id, payload, address or 0)
     return WritePlan(info=info, spec=spec, requested=value, written=written, payload=payload, frame=frame)
-
-
-_INT_TYPES: Final = (
-    DataType.UINT8,
-    DataType.INT8,
-    DataType.UINT16,
-    DataType.INT16,
-    DataType.UINT32,
-    DataType.INT32,
-    DataType.ENUM,
-)
 
 
 def _same(read: Any, written: Any) -> bool:

@@ -48,6 +48,9 @@ class ObjectInfo:
     ``enum_map`` maps the values of an ENUM OID to their labels. The registry requires one (possibly
     empty, when no labels are known) for every ENUM OID and wraps it read-only.
 
+    ``static`` is True for values that do not change while the device runs (serial numbers, software
+    versions, the device name and grid code), which caches may keep for long.
+
     Instances are immutable and hashable; they sort by object ID.
     """
 
@@ -60,6 +63,7 @@ class ObjectInfo:
     description: str | None = None
     unit: str | None = None
     enum_map: Mapping[int, str] | None = None
+    static: bool = False
 
     # Defined by hand: the generated hash would fail on the (unhashable) enum map. Equal objects
     # have equal IDs and names, so this agrees with the generated ``__eq__``.
@@ -93,6 +97,19 @@ class ObjectInfo:
     def id(self) -> int:
         """The object ID (same as :attr:`object_id`)."""
         return self.object_id
+
+    @property
+    def kind(self) -> str:
+        """What an answer holds: ``value`` (one value), ``timeseries``, ``events`` (the event table) or
+        ``composite`` (a battery module structure)."""
+        data_type = self.response_data_type
+        if data_type is DataType.TIMESERIES:
+            return "timeseries"
+        if data_type is DataType.EVENT_TABLE:
+            return "events"
+        if data_type > DataType.EVENT_TABLE:
+            return "composite"
+        return "value"
 
     @property
     def is_enum(self) -> bool:
@@ -201,7 +218,8 @@ class Registry:
         number = 0
         for number, line in enumerate(lines, 1):
             if line and line[0] != "#":
-                if line.split("\t") != _COLUMNS:
+                # files written before the ``static`` column was added are read as well
+                if line.split("\t") not in (_COLUMNS, _COLUMNS[:-1]):
                     raise RegistryError(f"{source}:{number}: unexpected columns {line!r}")
                 break
         else:
@@ -428,6 +446,7 @@ _COLUMNS = [
     "unit",
     "description",
     "enum",
+    "static",
 ]
 _COLUMN_COUNT = len(_COLUMNS)
 _GROUPS = ObjectGroup.__members__
@@ -473,7 +492,7 @@ def _parse_row(line: str, source: str) -> ObjectInfo:
         fields += [""] * (_COLUMN_COUNT - count)
     elif count > _COLUMN_COUNT:
         raise RegistryError(f"{source}: {count} fields, expected {_COLUMN_COUNT}: {line!r}")
-    object_id, index, group, name, request_type, response_type, unit, description, enum = fields
+    object_id, index, group, name, request_type, response_type, unit, description, enum, static = fields
     if "\\" in line:
         name, unit, description = unescape(name), unescape(unit), unescape(description)
     try:
@@ -494,6 +513,7 @@ def _parse_row(line: str, source: str) -> ObjectInfo:
             description or None,
             unit or None,
             enum_map,
+            static == "1",
         )
     except RegistryError:
         raise

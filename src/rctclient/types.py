@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 __all__ = [
+    "INTEGER_TYPES",
     "BatteryModuleCellResistance",
     "BatteryModuleCellStatus",
     "BatteryModuleHistoryEntry",
@@ -136,6 +137,20 @@ class DataType(IntEnum):
         # ``print(info.response_data_type)`` shows ``DataType.FLOAT``, as documented (Python 3.11
         # would otherwise print the bare number for an IntEnum).
         return f"DataType.{self.name}"
+
+
+#: The data types whose values are Python ints (ENUM included; BOOL is not among them).
+INTEGER_TYPES: frozenset[DataType] = frozenset(
+    {
+        DataType.UINT8,
+        DataType.INT8,
+        DataType.UINT16,
+        DataType.INT16,
+        DataType.UINT32,
+        DataType.INT32,
+        DataType.ENUM,
+    }
+)
 
 
 class ObjectGroup(IntEnum):

@@ -55,6 +55,7 @@ __all__ = [
     "DecodedValue",
     "EncodableValue",
     "decode_event_table",
+    "decode_lossless",
     "decode_timeseries",
     "decode_timeseries_raw",
     "decode_value",
@@ -143,7 +144,7 @@ _NATIVE_STRUCTS: dict[DataType, struct.Struct] = {
     DataType.FLOAT: struct.Struct(">f"),
 }
 
-#: The ranges of the integer types, for error messages.
+#: The ranges of the integer types (the keys are :data:`~rctclient.types.INTEGER_TYPES`).
 _INT_RANGES: dict[DataType, tuple[int, int]] = {
     DataType.UINT8: (0, 0xFF),
     DataType.INT8: (-0x80, 0x7F),
@@ -596,6 +597,23 @@ def decode_value(data_type: DataType, data: Buffer) -> DecodedValue:
         if data_type in _UNPACK:
             raise
         raise PayloadDecodeError(f"no decoder for data type {data_type!r}", data_type, bytes(data)) from None
+
+
+def decode_lossless(data_type: DataType, data: Buffer) -> DecodedValue | Timeseries | EventTable:
+    """Decode a payload strictly, with time series and event tables kept whole.
+
+    The same as :func:`decode_value` except for TIMESERIES and EVENT_TABLE, which come out as
+    :class:`~rctclient.types.Timeseries` and :class:`~rctclient.types.EventTable` (every record, in
+    order) instead of dictionaries. This is the one decode dispatch of the clients, the capture
+    reader and the descriptions of frames.
+
+    :raises PayloadDecodeError: the payload does not fit the data type.
+    """
+    if data_type is DataType.TIMESERIES:
+        return decode_timeseries(data, strict=True)
+    if data_type is DataType.EVENT_TABLE:
+        return decode_event_table(data, strict=True)
+    return decode_value(data_type, data)
 
 
 # --------------------------------------------------------------------------------------------------

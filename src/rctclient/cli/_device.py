@@ -38,7 +38,6 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..registry import ObjectInfo
 
 __all__ = [
     "SIMULATOR_SEED",
@@ -382,17 +381,3 @@ def parse_time(text: str, tz: tzinfo, option: str, now: datetime | None = None) 
             EXIT_BAD_INPUT,
         ) from None
     return when if when.tzinfo is not None else when.replace(tzinfo=tz)
-
-
-def oid_kind(info: ObjectInfo) -> str:
-    """``value`` for plain OIDs, ``timeseries``, ``events`` or ``composite`` (battery module structures)."""
-    from ..types import DataType  # noqa: PLC0415
-
-    data_type = info.response_data_type
-    if data_type is DataType.TIMESERIES:
-        return "timeseries"
-    if data_type is DataType.EVENT_TABLE:
-        return "events"
-    if data_type > DataType.EVENT_TABLE:
-        return "composite"
-    return "value"

@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import logging
 import random
-import struct
 import threading
 import time
-from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +16,17 @@ from typing import Any
 
 from ..describe import describe_event
 from ..exceptions import PayloadDecodeError
-from ..frame import CRCMismatch, Extension, Frame, FrameDecoder, Garbage, KeepAlive, make_frame
+from ..frame import (
+    CRCMismatch,
+    Extension,
+    Frame,
+    FrameDecoder,
+    Garbage,
+    KeepAlive,
+    command_for,
+    make_bad_frame,
+    make_frame,
+)
 from ..registry import REGISTRY, ObjectInfo
 from ..types import Command, DataType
 from ..utils import decode_value
@@ -36,7 +44,6 @@ MAX_REQUEST_PAYLOAD = 1024
 MAX_WRITE_BUFFER = 1 << 20
 #: READ_PERIODICALLY registrations per device.
 MAX_PERIODIC = 64
-_SHORT_MAX = 0xFF
 #: Bytes of a segment handled per loop iteration (a 10 MB flood must not stall the other clients).
 _SLICE = 8192
 #: Distinct single-request segments remembered with their decoded frame (the fast path).
@@ -82,19 +89,6 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
-
-
-def _frame_bytes(command: int, oid: int, payload: bytes, address: int, crc_xor: int = 0) -> bytes:
-    """Like make_frame, with a CRC that can be made wrong on purpose."""
-    if not crc_xor:
-        return make_frame(command, oid, payload, address)
-    plant = Command.is_plant(command)
-    length = len(payload) + (8 if plant else 4)
-    head = struct.pack(">BH" if Command.is_long(command) else ">BB", command, length)
-    body = head + (struct.pack(">II", address, oid) if plant else struct.pack(">I", oid)) + payload
-    crc = crc_hqx(body + (b"\0" if len(body) & 1 else b""), 0xFFFF) ^ crc_xor
-    body += struct.pack(">H", crc)
-    return b"+" + body.replace(b"-", b"--").replace(b"+", b"-+")
 
 
 class _Pending:
@@ -558,14 +552,9 @@ class Simulator:
         if faults.wrong_crc and rng.random() < faults.wrong_crc:
             counters.fault("wrong_crc")
             crc_xor = rng.randrange(1, 0x10000)
-        plant = address is not None
-        long_ = len(payload) + (8 if plant else 4) > _SHORT_MAX
-        if plant:
-            command = Command.PLANT_LONG_RESPONSE if long_ else Command.PLANT_RESPONSE
-        else:
-            command = Command.LONG_RESPONSE if long_ else Command.RESPONSE
+        command = command_for("response", len(payload), plant=address is not None)
         if crc_xor:
-            data = _frame_bytes(command, oid, payload, address or 0, crc_xor)
+            data = make_bad_frame(command, oid, payload, address or 0, crc_xor=crc_xor)
         else:
             key = (command, oid, address or 0, payload)
             cached = self._answers.get(key)

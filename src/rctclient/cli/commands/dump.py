@@ -15,7 +15,6 @@ from .._device import (
     DeviceSpec,
     check_output,
     device_options,
-    oid_kind,
     open_client,
     progress,
     worst_exit_code,
@@ -36,7 +35,7 @@ def dump_oids(include_other: bool) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
 
     plain, other = [], []
     for info in REGISTRY.all():
-        kind = oid_kind(info)
+        kind = info.kind
         if kind == "value" and info.response_data_type is not DataType.UNKNOWN:
             plain.append(info)
         elif include_other and kind in ("composite", "value"):

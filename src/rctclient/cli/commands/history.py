@@ -18,7 +18,6 @@ from .._device import (
     DeviceSpec,
     check_output,
     device_options,
-    oid_kind,
     open_client,
     parse_time,
     parse_tz,
@@ -49,7 +48,7 @@ def _series(name: str) -> ObjectInfo:
             name = candidate
             break
     info: ObjectInfo = resolve_oid(name)
-    if oid_kind(info) != "timeseries":
+    if info.kind != "timeseries":
         raise CliError(
             f"{info.name} is not a time series (see 'rctclient registry search _log_ts' for those)", EXIT_BAD_INPUT
         )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, complete_oid_name, emit, output_format_options
-from .._device import DeviceSpec, device_options, oid_kind, open_client, parse_tz, worst_exit_code
+from .._device import DeviceSpec, device_options, open_client, parse_tz, worst_exit_code
 
 if TYPE_CHECKING:
     from ...client import Client
@@ -122,7 +122,7 @@ def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, ver
     else:
         assert oid_id is not None
         info = _resolve_id(_parse_id(oid_id))
-    kind = oid_kind(info)
+    kind = info.kind
     with open_client(device) as client:
         value = _query(client, info, kind) if kind in ("timeseries", "events") else client.read(info)
     series = kind in ("timeseries", "events")
@@ -170,7 +170,7 @@ def _expand(patterns: tuple[str, ...]) -> tuple[list[ObjectInfo], int]:
     for pattern in patterns:
         if pattern in REGISTRY or pattern.lower().startswith("0x"):
             info: ObjectInfo = resolve_oid(pattern)
-            kind = oid_kind(info)
+            kind = info.kind
             if kind in ("timeseries", "events"):
                 command = "history" if kind == "timeseries" else "events"
                 raise CliError(
@@ -190,7 +190,7 @@ def _expand(patterns: tuple[str, ...]) -> tuple[list[ObjectInfo], int]:
             resolve_oid(pattern)  # raises with suggestions
             continue  # pragma: no cover - resolve_oid found it after all
         for info in matches:
-            if oid_kind(info) in ("timeseries", "events"):
+            if info.kind in ("timeseries", "events"):
                 skipped += 1
             else:
                 chosen.append(info)
