@@ -1,0 +1,168 @@
+"""Buffers of the frame decoder: the received bytes, and the stream as the escaped reading sees it.
+
+:class:`StreamBuffer` holds what was received and is not yet let go, the way h11's receive buffer
+does for HTTP: readers say where they are, and nothing is copied or searched twice because a
+reader waits. :class:`Unescaped` is the escaped reading of the stream from one point on (``-+``
+and ``--`` taken as one byte), kept with where each of its bytes came from on the wire.
+
+Every frame start's escaped reading is a piece of one and the same unescaped stream: a start
+token ``+`` leaves the unescaping in its normal state, whether it was itself escaped or not, so
+the frame that starts there reads on exactly as the stream does. The decoder therefore unescapes
+each wire byte once, however many frame starts overlap it.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from typing import Final
+
+from ._framecrc import PrefixCRC
+
+__all__ = ["StreamBuffer", "Unescaped"]
+
+#: Below this many kept bytes (or while more arrives than is kept) the window is immutable ``bytes``.
+_GROW_MIN: Final = 4096
+
+
+class StreamBuffer:
+    """The received bytes of one direction of a stream that a reader may still need.
+
+    ``data`` holds the stream offsets ``base`` to ``base + len(data)``. :meth:`append` only queues
+    a chunk; :meth:`join` lets go of what the reader is done with and adds the queued chunks, when
+    the reader has a use for them. ``data`` is ``bytes``, cheap to slice into events, except when
+    much is kept while little arrives (the rest of a long frame coming in small reads): then it is
+    a ``bytearray`` that grows in place, so that a join costs what arrived, not what is kept.
+    """
+
+    __slots__ = ("_chunks", "_queued", "base", "copied", "data")
+
+    def __init__(self) -> None:
+        self.data: bytes | bytearray = b""
+        self.base = 0
+        self._chunks: list[bytes] = []
+        self._queued = 0
+        #: Bytes copied by joins (a work counter for tests).
+        self.copied = 0
+
+    def append(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._queued += len(chunk)
+
+    @property
+    def end(self) -> int:
+        """Stream offset after everything received, joined or not."""
+        return self.base + len(self.data) + self._queued
+
+    @property
+    def queued(self) -> int:
+        return self._queued
+
+    def join(self, keep: int) -> None:
+        """Let go of the bytes before stream offset ``keep`` and append the queued chunks."""
+        data = self.data
+        drop = keep - self.base
+        kept = len(data) - drop
+        chunks = self._chunks
+        if kept > _GROW_MIN and kept > self._queued:
+            if isinstance(data, bytes):
+                data = bytearray(data[drop:])
+                self.copied += kept
+            elif drop:
+                del data[:drop]  # moves the start of a bytearray: no copy
+            for chunk in chunks:
+                data += chunk
+        else:
+            if drop or type(data) is not bytes:
+                data = bytes(data[drop:])
+                self.copied += len(data)
+            if chunks:
+                self.copied += len(data)
+                data = b"".join([data, *chunks]) if data else chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.copied += self._queued
+        self.data = data
+        self.base = keep
+        chunks.clear()
+        self._queued = 0
+
+
+# A '-' followed by '+' or '-' escapes that byte; a '-' followed by anything else is itself.
+_ESCAPE_PAIR: Final = re.compile(rb"-([+-])")
+
+
+class Unescaped:
+    """The escaped reading of the stream from the wire offset ``origin`` on.
+
+    Index ``x`` of this reading is its ``x``-th byte after ``origin``; ``data`` holds the indices
+    from ``start`` on. ``done`` is the wire offset read so far: a trailing ``-`` is only read once
+    the byte after it is known (or the stream ended). The wire offsets of the escaping ``-`` are
+    kept, so that both ways of mapping positions are a binary search, and ``crc`` gives the CRC of
+    any span in constant time.
+    """
+
+    __slots__ = ("_dashes", "_dropped", "_marks", "crc", "data", "done", "origin", "start", "unescaped")
+
+    def __init__(self, origin: int) -> None:
+        self.origin = origin
+        self.start = 0
+        self.data = bytearray()
+        self.done = origin
+        self._dashes = array("q")  # wire offsets of the escaping '-'
+        self._marks = array("q")  # index (in this reading) of the byte each of them escapes
+        self._dropped = 0  # escapes let go of (before start)
+        self.crc = PrefixCRC()
+        #: Wire bytes read (a work counter for tests).
+        self.unescaped = 0
+
+    @property
+    def end(self) -> int:
+        """Index after the last byte read."""
+        return self.start + len(self.data)
+
+    def extend(self, raw: bytes | bytearray, base: int, end: int, eof: bool) -> None:
+        """Read the wire bytes up to ``end`` (``raw[0]`` is at the stream offset ``base``)."""
+        done = self.done
+        if end <= done:
+            return
+        segment = raw[done - base : end - base]
+        if not eof and segment[-1] == 0x2D:
+            # An odd run of '-' at the end: its last one escapes the byte to come, or is itself.
+            # (A run is paired from its start, and the reading is in its normal state at done.)
+            run = len(segment) - len(segment.rstrip(b"-"))
+            if run & 1:
+                segment = segment[:-1]
+        if not segment:
+            return
+        unescaped = _ESCAPE_PAIR.sub(rb"\1", segment)
+        if len(unescaped) != len(segment):
+            count = self._dropped + len(self._dashes)  # escapes before this segment
+            starts = [m.start() for m in _ESCAPE_PAIR.finditer(segment)]
+            self._dashes.extend([done + s for s in starts])
+            # the escaped byte's index: its wire offset less origin and the escapes up to it
+            first = done - self.origin - count
+            self._marks.extend([first + s - k for k, s in enumerate(starts)])
+        self.data += unescaped
+        self.done = done + len(segment)
+        self.unescaped += len(segment)
+
+    def index_of(self, wire: int) -> int:
+        """The index of the byte at ``wire`` (which must not be an escaping ``-``)."""
+        return wire - self.origin - self._dropped - bisect_left(self._dashes, wire)
+
+    def wire_of(self, index: int) -> int:
+        """The wire offset of the byte at ``index`` (of the escaped byte, for an escape pair)."""
+        return self.origin + index + self._dropped + bisect_right(self._marks, index)
+
+    def release(self, index: int) -> None:
+        """Let go of the bytes before ``index``, once that is worth a copy of the rest."""
+        drop = index - self.start
+        if drop <= 65536 or drop <= len(self.data) // 2:
+            return
+        del self.data[:drop]
+        self.start = index
+        k = bisect_left(self._marks, index)
+        if k:
+            del self._dashes[:k]
+            del self._marks[:k]
+            self._dropped += k

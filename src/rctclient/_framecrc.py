@@ -1,0 +1,191 @@
+"""The frame checksum: the one rule that decides whether a frame's CRC matches, and spans in O(1).
+
+A frame's CRC (CRC-CCITT, ``binascii.crc_hqx`` from 0xFFFF) covers command to payload, padded with
+one zero byte to an even length, and follows them big-endian. :func:`crc_ok` checks a whole body
+(command to CRC) with a single ``crc_hqx`` call: over an even-length body including its CRC the
+register ends at 0 exactly when the CRC matches; for an odd length the expected end value is a
+linear function of the received CRC, read from two 256-entry tables.
+
+The decoder looks for frames at every start token, and a hostile sender can make thousands of
+overlapping frame starts each promise 64 KiB. Checking each by running ``crc_hqx`` over its bytes
+would cost the square of the input. :class:`PrefixCRC` answers "what is the CRC of bytes a..b"
+from CRC values kept every 32 bytes of a sequence, in constant time: CRC is linear, so
+``crc(init, X[a:b]) = Q(b) ^ shift(Q(a) ^ init, b - a)`` where ``Q(x)`` is the CRC of ``X[:x]``
+from 0 and ``shift(v, n)`` the CRC of ``n`` zero bytes from ``v``, which tables give in three
+steps (the byte step of this CRC has order 32767).
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from binascii import crc_hqx
+from typing import Final
+
+__all__ = ["PrefixCRC", "calculated_crc", "crc_ok", "shift"]
+
+INIT: Final = 0xFFFF
+
+
+def _odd_tables() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    # For an odd-length command..payload X with register R = crc(INIT, X), the right CRC is
+    # C = pad(R) = crc(R, b"\0"), and crc(INIT, X + C) = crc(R, C) = f(C) with R = pad^-1(C).
+    # pad is the byte step with a zero byte: pad(R) = (R << 8 & 0xFF00) ^ STEP[R >> 8], and the low
+    # bytes of STEP are all different, so pad^-1 reads R's high byte back from C's low byte.
+    step = [crc_hqx(b"\x00", i << 8) for i in range(256)]
+    high_of_low = [0] * 256
+    for i, value in enumerate(step):
+        high_of_low[value & 0xFF] = i
+
+    def f(c: int) -> int:
+        hi = high_of_low[c & 0xFF]
+        register = (hi << 8) | ((c >> 8) ^ (step[hi] >> 8))
+        return crc_hqx(c.to_bytes(2, "big"), register)
+
+    # f is linear in C: one table for each byte of C.
+    return tuple(f(x << 8) for x in range(256)), tuple(f(x) for x in range(256))
+
+
+_ODD_HI, _ODD_LO = _odd_tables()
+
+
+def crc_ok(body: bytes | bytearray) -> bool:
+    """Whether ``body`` (command to CRC, unescaped) ends with the CRC of the bytes before it."""
+    if len(body) & 1:
+        return crc_hqx(body, INIT) == _ODD_HI[body[-2]] ^ _ODD_LO[body[-1]]
+    return crc_hqx(body, INIT) == 0
+
+
+def calculated_crc(body: bytes | bytearray) -> int:
+    """The CRC that ``body`` (command to CRC, unescaped) should end with."""
+    n = len(body) - 2
+    crc = crc_hqx(body[:n], INIT)
+    return crc_hqx(b"\x00", crc) if n & 1 else crc
+
+
+# --------------------------------------------------------------------------------------------------
+# shift(v, n) = crc_hqx(bytes(n), v) in constant time
+# --------------------------------------------------------------------------------------------------
+
+_PERIOD: Final = 32767  # the order of the byte step: n zero bytes do what n % 32767 do
+_DIGIT: Final = 5  # n % 32767 < 2**15: three digits of 5 bits, one table per digit value
+
+# Per layer, per digit value: (table for the high byte of v, table for the low byte of v).
+_Table = tuple[list[int], list[int]]
+_tables: list[list[_Table]] = []
+
+
+def _table(images: list[int]) -> _Table:
+    """The tables of a linear map given by the images of the 16 unit vectors.
+
+    ``hi[x]`` is the image of ``x << 8``, ``lo[x]`` that of ``x``. Built as one big integer of
+    16-bit slots: a mask with 1 in each slot whose index has bit i set, times an image (< 2**16),
+    puts that image in exactly those slots, and XOR adds the images up. (Lists, not arrays: their
+    items are read several times faster.)
+    """
+    hi = lo = 0
+    for i in range(8):
+        hi ^= _MASKS[i] * images[8 + i]
+        lo ^= _MASKS[i] * images[i]
+    return _slots(hi), _slots(lo)
+
+
+def _slots(value: int) -> list[int]:
+    table = array("H")
+    table.frombytes(value.to_bytes(512, "little"))
+    if sys.byteorder == "big":  # pragma: no cover - the bytes are little-endian
+        table.byteswap()
+    return table.tolist()
+
+
+_MASKS: Final = [sum(1 << (16 * x) for x in range(256) if x >> i & 1) for i in range(8)]
+
+
+def _build() -> None:
+    units = [1 << b for b in range(16)]
+    for layer in range(3):
+        step = 1 << (_DIGIT * layer)  # zero bytes per unit of this layer's digit
+        one_hi, one_lo = _table([crc_hqx(bytes(step), u) for u in units])
+        images = units
+        layer_tables = []
+        for _ in range(1 << _DIGIT):
+            layer_tables.append(_table(images))
+            images = [one_hi[v >> 8] ^ one_lo[v & 0xFF] for v in images]
+        _tables.append(layer_tables)
+
+
+def _layers() -> list[list[_Table]]:
+    if not _tables:
+        _build()  # about 2 ms, and 1.5 MB, once: only hostile or long broken input needs them
+    return _tables
+
+
+def shift(v: int, n: int) -> int:
+    """The CRC register after ``n`` zero bytes from ``v`` (``crc_hqx(bytes(n), v)``), in constant time."""
+    t0, t1, t2 = _layers()
+    n %= _PERIOD
+    hi, lo = t0[n & 31]
+    v = hi[v >> 8] ^ lo[v & 0xFF]
+    hi, lo = t1[(n >> 5) & 31]
+    v = hi[v >> 8] ^ lo[v & 0xFF]
+    hi, lo = t2[n >> 10]
+    return hi[v >> 8] ^ lo[v & 0xFF]
+
+
+# --------------------------------------------------------------------------------------------------
+# CRC of any span of a growing sequence
+# --------------------------------------------------------------------------------------------------
+
+_STEP: Final = 32  # bytes between two kept prefix values
+
+
+class PrefixCRC:
+    """CRCs of spans of a byte sequence that grows at its end and is let go at its start.
+
+    Positions are absolute (the caller's coordinates); ``data[0]`` is at position ``base`` in each
+    call. Prefix values are kept every 32 bytes from ``origin`` and computed when first needed, so
+    a span costs two ``crc_hqx`` calls over at most 32 bytes and one :func:`shift`, whatever its length
+    (and the prefix values up to it, once). When the sequence was let go past the prefix value a span
+    would start from, the values start again at the oldest byte there is.
+    """
+
+    __slots__ = ("_origin", "_values")
+
+    def __init__(self) -> None:
+        self._origin = 0
+        self._values: list[int] = [0]  # CRC from 0 of seq[origin : origin + 32 * i]
+
+    def _at(self, data: bytes | bytearray, base: int, x: int) -> int:
+        """CRC from 0 of the sequence from ``origin`` to ``x``."""
+        values = self._values
+        k = (x - self._origin) // _STEP
+        if k >= len(values):
+            crc = values[-1]
+            start = self._origin + _STEP * (len(values) - 1) - base
+            for _ in range(k - len(values) + 1):
+                crc = crc_hqx(data[start : start + _STEP], crc)
+                values.append(crc)
+                start += _STEP
+        start = self._origin + _STEP * k - base
+        return crc_hqx(data[start : x - base], values[k])
+
+    def span(self, data: bytes | bytearray, base: int, a: int, b: int, init: int = INIT) -> int:
+        """``crc_hqx(seq[a:b], init)``, for ``base <= a <= b <= base + len(data)``."""
+        k = (a - self._origin) // _STEP
+        if self._origin + _STEP * min(k, len(self._values) - 1) < base:
+            # the bytes after the prefix value to start from are gone: start again where the data begins
+            self._origin = base
+            self._values = [0]
+        return self._at(data, base, b) ^ shift(self._at(data, base, a) ^ init, b - a)
+
+    def ok(self, data: bytes | bytearray, base: int, a: int, b: int) -> bool:
+        """:func:`crc_ok` of ``seq[a:b]`` (a frame body, command to CRC)."""
+        crc = self.span(data, base, a, b)
+        if (b - a) & 1:
+            return crc == _ODD_HI[data[b - 2 - base]] ^ _ODD_LO[data[b - 1 - base]]
+        return crc == 0
+
+    def calculated(self, data: bytes | bytearray, base: int, a: int, b: int) -> int:
+        """:func:`calculated_crc` of ``seq[a:b]``."""
+        crc = self.span(data, base, a, b - 2)
+        return crc_hqx(b"\x00", crc) if (b - a) & 1 else crc

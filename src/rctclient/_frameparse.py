@@ -1,0 +1,279 @@
+"""What the bytes at one start token are: the wire format, and the typed outcomes of reading a frame.
+
+Wire format: ``+`` (0x2B), command, length (1 byte, 2 for the LONG commands), address (4 bytes,
+PLANT commands only), object ID (4 bytes), payload, CRC16 (2 bytes), all big-endian. The length
+counts address, object ID and payload. Inside the frame ``-`` (0x2D) escapes a following ``+`` or
+``-``; a ``-`` before anything else is itself.
+
+A frame start is read twice when needed: the *escaped* reading (the format as specified) and the
+*literal* one (every byte as it is, for senders that do not escape). :meth:`Readings.analyze`
+applies the rule, in this order:
+
+* a command byte that is no command: :class:`NotACommand`; EXTENSION: :class:`ExtensionStart`;
+* the escaped reading is complete and its CRC matches: :class:`Good`;
+* else the literal reading is complete and its CRC matches: :class:`Good` (``literal``);
+* the escaped length field is shorter than the object ID: :class:`BadLength`;
+* the escaped reading is incomplete: :class:`Open`, with the points where either reading can get
+  further;
+* else: :class:`Bad`, the escaped reading's fields with both CRCs.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final, NamedTuple
+
+from ._framebuffer import StreamBuffer, Unescaped
+from ._framecrc import PrefixCRC, calculated_crc, crc_ok
+from .types import Command
+
+__all__ = [
+    "COMMANDS",
+    "ESCAPE_TOKEN",
+    "EXTENSION_LENGTH",
+    "MAX_PAYLOAD_LONG",
+    "START_TOKEN",
+    "Bad",
+    "BadLength",
+    "CommandSpec",
+    "ExtensionStart",
+    "Good",
+    "NotACommand",
+    "Open",
+    "Outcome",
+    "Readings",
+]
+
+START_TOKEN: Final = 0x2B  # '+'
+ESCAPE_TOKEN: Final = 0x2D  # '-'
+#: The vendor app's EXTENSION frame: ``+<\xe1``.
+EXTENSION_LENGTH: Final = 3
+#: Largest payload any frame can carry (2-byte length field minus the object ID).
+MAX_PAYLOAD_LONG: Final = 0xFFFF - 4
+#: Frame bodies up to this length are checked by running ``crc_hqx`` over them; longer ones in
+#: constant time from prefix CRCs (see ``_framecrc``).
+SHORT_SPAN: Final = 256
+
+_unpack_u32 = struct.Struct(">I").unpack_from
+
+
+class CommandSpec(NamedTuple):
+    command: Command
+    #: Bytes of the length field (2 for the LONG commands).
+    length_size: int
+    #: Command byte, length field, address (PLANT) and object ID.
+    header_size: int
+    plant: bool
+    #: The smallest possible length field: address (PLANT) and object ID.
+    min_length: int
+
+
+def _command_table() -> tuple[CommandSpec | None, ...]:
+    table: list[CommandSpec | None] = [None] * 256
+    for cmd in Command:
+        if cmd in (Command.EXTENSION, Command._NONE):
+            continue
+        length_size = 2 if Command.is_long(cmd) else 1
+        plant = Command.is_plant(cmd)
+        table[cmd] = CommandSpec(cmd, length_size, 1 + length_size + (8 if plant else 4), plant, 8 if plant else 4)
+    return tuple(table)
+
+
+#: Per command byte: the command's frame layout, or None for bytes that are no decodable command.
+COMMANDS: Final = _command_table()
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcomes (stream offsets are absolute)
+# --------------------------------------------------------------------------------------------------
+
+
+class Good(NamedTuple):
+    """A complete frame whose CRC matches."""
+
+    command: Command
+    address: int
+    oid: int
+    payload: bytes
+    #: Stream offset after the frame.
+    end: int
+    #: Only the literal reading passed (a sender that does not escape).
+    literal: bool
+
+
+class Bad(NamedTuple):
+    """A complete frame whose CRC does not match: the escaped reading's fields."""
+
+    command: Command
+    address: int
+    oid: int
+    #: The payload, or its first bytes only (see :meth:`Readings.analyze`).
+    payload: bytes
+    received: int
+    calculated: int
+    end: int
+
+
+class Open(NamedTuple):
+    """The escaped reading is incomplete (and the literal one is not a good frame)."""
+
+    #: Length of the unescaped stream at which the escaped reading gets further (its object ID,
+    #: or its end), -1 for never.
+    need_unescaped: int
+    #: Stream offset at which the literal reading gets further, -1 for never.
+    need_wire: int
+    #: The command byte (0 while it has not arrived).
+    command: int
+    #: The object ID, -1 while it has not arrived.
+    oid: int
+    #: The payload length the length field announces, -1 while it has not arrived.
+    payload_length: int
+    #: The whole frame's length without escapes (start token to CRC), 0 while unknown.
+    frame_length: int
+
+
+class NotACommand(NamedTuple):
+    """The byte after the start token is no command."""
+
+    byte: int
+
+
+class ExtensionStart(NamedTuple):
+    """``+<``: the vendor app's EXTENSION frame, whose structure is unknown."""
+
+    #: Stream offset after it: its third byte, unless that is a start token (or has not arrived).
+    end: int
+    #: Whether the third byte has arrived (or is known not to belong to it).
+    complete: bool
+
+
+class BadLength(NamedTuple):
+    """The escaped length field is shorter than the object ID."""
+
+    length: int
+    #: Stream offset after the length field.
+    end: int
+
+
+Outcome = Good | Bad | Open | NotACommand | ExtensionStart | BadLength
+
+_OPEN_START: Final = Open(-1, -1, 0, -1, -1, 0)  # template: only the command byte is missing
+
+
+class Readings:
+    """Both readings of the stream in ``buffer`` from the wire offset ``origin`` on.
+
+    Holds what makes reading a frame start cost the same whatever its length and however many
+    starts overlap: the escaped reading of the stream (:class:`Unescaped`, each wire byte read
+    once) and prefix CRCs of the wire bytes for the literal reading. ``eof`` says that no more
+    bytes will come (a trailing ``-`` is then a literal byte).
+    """
+
+    __slots__ = ("analyses", "buffer", "eof", "raw_crc", "unescaped")
+
+    def __init__(self, buffer: StreamBuffer, origin: int) -> None:
+        self.buffer = buffer
+        self.unescaped = Unescaped(origin)
+        self.raw_crc = PrefixCRC()
+        self.eof = False
+        #: Frame starts analysed (a work counter for tests).
+        self.analyses = 0
+
+    def release(self, j: int) -> None:
+        """Let go of what only frame starts before the stream offset ``j`` need."""
+        self.unescaped.release(self.unescaped.index_of(j))
+
+    def analyze(self, j: int, cap: int = -1) -> Outcome:
+        """Read the frame whose start token is at the stream offset ``j`` (``j >= origin``).
+
+        ``cap`` limits the payload copied into a :class:`Bad` outcome (-1: all of it; 0: none, and
+        no calculated CRC either, for callers that only look for good frames).
+        """
+        self.analyses += 1
+        buffer = self.buffer
+        raw = buffer.data
+        rb = buffer.base
+        wend = rb + len(raw)
+        if j + 1 >= wend:
+            return _OPEN_START._replace(need_wire=j + 2)
+        c = raw[j + 1 - rb]
+        spec = COMMANDS[c]
+        if spec is None:
+            if c == Command.EXTENSION:
+                if j + 2 < wend:
+                    return ExtensionStart(j + 2 if raw[j + 2 - rb] == START_TOKEN else j + EXTENSION_LENGTH, True)
+                return ExtensionStart(wend, False)
+            return NotACommand(c)
+        cmd, ls, hdr, plant, min_length = spec
+        un = self.unescaped
+        un.extend(raw, rb, wend, self.eof)
+        a = un.index_of(j + 1)
+        have = un.end
+        data = un.data
+        us = un.start
+        if a + 1 + ls > have:
+            literal, need_wire = self._literal(j, spec)
+            return literal or Open(a + 1 + ls, need_wire, c, -1, -1, 0)
+        length = data[a + 1 - us] if ls == 1 else (data[a + 1 - us] << 8) | data[a + 2 - us]
+        if length < min_length:
+            return BadLength(length, un.wire_of(a + ls) + 1)
+        n = 1 + ls + length + 2  # command to CRC
+        if a + n > have:
+            literal, need_wire = self._literal(j, spec)
+            if literal is not None:
+                return literal
+            if a + hdr > have:
+                # look again when the object ID is there: whether the length is plausible for it
+                # is decided then, not whenever more bytes happen to arrive
+                return Open(a + hdr, need_wire, c, -1, length - min_length, 1 + n)
+            return Open(a + n, need_wire, c, _unpack_u32(data, a + hdr - 4 - us)[0], length - min_length, 1 + n)
+        b = a + n
+        if crc_ok(data[a - us : b - us]) if n <= SHORT_SPAN else un.crc.ok(data, us, a, b):
+            address, oid = _header(data, a - us, ls, plant)
+            return Good(cmd, address, oid, bytes(data[a + hdr - us : b - 2 - us]), un.wire_of(b - 1) + 1, False)
+        end = un.wire_of(b - 1) + 1
+        literal, _ = self._literal(j, spec, end, n)
+        if literal is not None:
+            return literal
+        address, oid = _header(data, a - us, ls, plant)
+        if cap == 0:
+            return Bad(cmd, address, oid, b"", 0, 0, end)
+        payload_end = b - 2 if cap < 0 else min(b - 2, a + hdr + cap)
+        received = (data[b - 2 - us] << 8) | data[b - 1 - us]
+        calculated = calculated_crc(data[a - us : b - us]) if n <= SHORT_SPAN else un.crc.calculated(data, us, a, b)
+        return Bad(cmd, address, oid, bytes(data[a + hdr - us : payload_end - us]), received, calculated, end)
+
+    def _literal(self, j: int, spec: CommandSpec, failed_end: int = -1, failed_n: int = -1) -> tuple[Good | None, int]:
+        """The literal reading: a good frame, or None and the stream offset at which it can be one (-1: never).
+
+        ``failed_end`` and ``failed_n``: where the escaped reading, which failed, ended and how many
+        bytes it had; if the literal reading spans the same wire bytes as many, no escape was in
+        between and it reads the same bytes.
+        """
+        cmd, ls, hdr, plant, min_length = spec
+        buffer = self.buffer
+        raw = buffer.data
+        rb = buffer.base
+        wend = rb + len(raw)
+        p = j + 2
+        if p + ls > wend:
+            return None, p + ls
+        length = raw[p - rb] if ls == 1 else (raw[p - rb] << 8) | raw[p + 1 - rb]
+        if length < min_length:
+            return None, -1
+        e = p + ls + length + 2
+        if e > wend:
+            return None, e
+        if e == failed_end and e - j - 1 == failed_n:
+            return None, -1
+        if not (crc_ok(raw[j + 1 - rb : e - rb]) if e - j - 1 <= SHORT_SPAN else self.raw_crc.ok(raw, rb, j + 1, e)):
+            return None, -1
+        address, oid = _header(raw, j + 1 - rb, ls, plant)
+        return Good(cmd, address, oid, bytes(raw[j + 1 + hdr - rb : e - 2 - rb]), e, True), -1
+
+
+def _header(data: bytes | bytearray, at: int, length_size: int, plant: bool) -> tuple[int, int]:
+    """(address, object ID) of the body whose command byte is at ``data[at]``."""
+    if plant:
+        return _unpack_u32(data, at + 1 + length_size)[0], _unpack_u32(data, at + 5 + length_size)[0]
+    return 0, _unpack_u32(data, at + 1 + length_size)[0]
