@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from typing import Final
 
 from ._framecrc import PrefixCRC
@@ -36,28 +37,23 @@ class StreamBuffer:
     a ``bytearray`` that grows in place, so that a join costs what arrived, not what is kept.
     """
 
-    __slots__ = ("_chunks", "_queued", "base", "copied", "data")
+    __slots__ = ("_chunks", "base", "copied", "data", "end", "queued")
 
     def __init__(self) -> None:
         self.data: bytes | bytearray = b""
         self.base = 0
         self._chunks: list[bytes] = []
-        self._queued = 0
+        #: Bytes queued, not joined yet (read-only, like ``end``).
+        self.queued = 0
+        #: Stream offset after everything received, joined or not.
+        self.end = 0
         #: Bytes copied by joins (a work counter for tests).
         self.copied = 0
 
     def append(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
-        self._queued += len(chunk)
-
-    @property
-    def end(self) -> int:
-        """Stream offset after everything received, joined or not."""
-        return self.base + len(self.data) + self._queued
-
-    @property
-    def queued(self) -> int:
-        return self._queued
+        self.queued += len(chunk)
+        self.end += len(chunk)
 
     def join(self, keep: int) -> None:
         """Let go of the bytes before stream offset ``keep`` and append the queued chunks."""
@@ -65,7 +61,7 @@ class StreamBuffer:
         drop = keep - self.base
         kept = len(data) - drop
         chunks = self._chunks
-        if kept > _GROW_MIN and kept > self._queued:
+        if kept > _GROW_MIN and kept > self.queued:
             if isinstance(data, bytes):
                 data = bytearray(data[drop:])
                 self.copied += kept
@@ -80,11 +76,11 @@ class StreamBuffer:
             if chunks:
                 self.copied += len(data)
                 data = b"".join([data, *chunks]) if data else chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self.copied += self._queued
+        self.copied += self.queued
         self.data = data
         self.base = keep
         chunks.clear()
-        self._queued = 0
+        self.queued = 0
 
 
 # A '-' followed by '+' or '-' escapes that byte; a '-' followed by anything else is itself.
@@ -121,12 +117,15 @@ class Unescaped:
         return self.start + len(self.data)
 
     def extend(self, raw: bytes | bytearray, base: int, end: int, eof: bool) -> None:
-        """Read the wire bytes up to ``end`` (``raw[0]`` is at the stream offset ``base``)."""
+        """Read the wire bytes up to ``end`` (``raw[0]`` is at the stream offset ``base``).
+
+        ``eof``: the stream ends with ``raw``, so that a ``-`` as its very last byte is itself.
+        """
         done = self.done
         if end <= done:
             return
         segment = raw[done - base : end - base]
-        if not eof and segment[-1] == 0x2D:
+        if segment[-1] == 0x2D and not (eof and end == base + len(raw)):
             # An odd run of '-' at the end: its last one escapes the byte to come, or is itself.
             # (A run is paired from its start, and the reading is in its normal state at done.)
             run = len(segment) - len(segment.rstrip(b"-"))
@@ -134,17 +133,30 @@ class Unescaped:
                 segment = segment[:-1]
         if not segment:
             return
-        unescaped = _ESCAPE_PAIR.sub(rb"\1", segment)
-        if len(unescaped) != len(segment):
+        # split() keeps the escaped bytes (the group) between the pieces: joined, they are the reading
+        parts = _ESCAPE_PAIR.split(segment)
+        if len(parts) > 1:
             count = self._dropped + len(self._dashes)  # escapes before this segment
-            starts = [m.start() for m in _ESCAPE_PAIR.finditer(segment)]
-            self._dashes.extend([done + s for s in starts])
-            # the escaped byte's index: its wire offset less origin and the escapes up to it
+            # the i-th escaping '-' follows the first i + 1 plain pieces and i pairs
+            before = list(accumulate(map(len, parts[:-1:2])))
+            self._dashes.extend(map(int.__add__, before, range(done, done + 2 * len(before), 2)))
+            # the index of the byte it escapes: its wire offset less origin and the escapes up to it
             first = done - self.origin - count
-            self._marks.extend([first + s - k for k, s in enumerate(starts)])
-        self.data += unescaped
+            self._marks.extend(map(int.__add__, before, range(first, first + len(before))))
+            self.data += b"".join(parts)
+        else:
+            self.data += segment
         self.done = done + len(segment)
         self.unescaped += len(segment)
+
+    def cover(self, raw: bytes | bytearray, base: int, end: int, eof: bool, index: int) -> None:
+        """Read on until this reading has ``index`` bytes, or the wire bytes up to ``end`` are read."""
+        while self.start + len(self.data) < index:
+            done = self.done
+            # every missing byte takes one or two wire bytes
+            self.extend(raw, base, min(end, done + max(index - self.start - len(self.data), 64)), eof)
+            if self.done == done:
+                return
 
     def index_of(self, wire: int) -> int:
         """The index of the byte at ``wire`` (which must not be an escaping ``-``)."""

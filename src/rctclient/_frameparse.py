@@ -206,8 +206,10 @@ class Readings:
             return NotACommand(c)
         cmd, ls, hdr, plant, min_length = spec
         un = self.unescaped
-        un.extend(raw, rb, wend, self.eof)
+        eof = self.eof
+        un.extend(raw, rb, j + 1, eof)  # the escapes before the frame start
         a = un.index_of(j + 1)
+        un.cover(raw, rb, wend, eof, a + 1 + ls)
         have = un.end
         data = un.data
         us = un.start
@@ -218,6 +220,9 @@ class Readings:
         if length < min_length:
             return BadLength(length, un.wire_of(a + ls) + 1)
         n = 1 + ls + length + 2  # command to CRC
+        un.cover(raw, rb, wend, eof, a + n)
+        have = un.end
+        data = un.data
         if a + n > have:
             literal, need_wire = self._literal(j, spec)
             if literal is not None:

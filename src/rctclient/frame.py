@@ -58,7 +58,7 @@ from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 from ._framebuffer import StreamBuffer
-from ._framecrc import calculated_crc, crc_ok
+from ._framecrc import ODD_END_HI, ODD_END_LO, calculated_crc, crc_ok
 from ._frameparse import (
     COMMANDS,
     ESCAPE_TOKEN,
@@ -68,6 +68,7 @@ from ._frameparse import (
     START_TOKEN,
     Bad,
     BadLength,
+    CommandSpec,
     ExtensionStart,
     Good,
     NotACommand,
@@ -472,23 +473,29 @@ _STATS_ORDER = (
 _tuple_new = tuple.__new__
 _unpack_u32 = struct.Struct(">I").unpack_from
 
-_registry_limits: dict[int, tuple[object, dict[int, tuple[int | None, int | None]]]] = {}
+_registry_limits: dict[int, tuple[object, dict[int, tuple[int | None, int | None, int]]]] = {}
 
 
-def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None]]:
-    """Per OID: (largest request payload, largest response payload), None where unbounded."""
+def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None, int]]:
+    """Per OID: (largest request payload, largest response payload, 0), None where unbounded.
+
+    Indexed by ``_LIMIT_OF[command]``: writes carry a request, responses a response, reads nothing.
+    """
     cached = _registry_limits.get(id(registry))
     if cached is not None and cached[0] is registry:
         return cached[1]
     from .utils import max_payload_size  # noqa: PLC0415 - only needed on this rare path
 
     limits = {
-        o.object_id: (max_payload_size(o.request_data_type), max_payload_size(o.response_data_type))
+        o.object_id: (max_payload_size(o.request_data_type), max_payload_size(o.response_data_type), 0)
         for o in registry.all()
     }
     _registry_limits[id(registry)] = (registry, limits)
     return limits
 
+
+#: Per command byte: which item of ``_limits_of`` bounds its payload (EXTENSION and others: 0, unused).
+_LIMIT_OF: Final = tuple(1 if Command.is_response(c) else 2 if Command.is_read(c) else 0 for c in range(256))
 
 #: Events made per round of decoding: one ``next_event()`` call does at most this much work.
 _BATCH: Final = 128
@@ -498,6 +505,10 @@ _MAX_HELD_RUN: Final = 4096
 _LOOKAHEAD: Final = 1024
 #: Payload bytes kept in a CRCMismatch that starts inside bytes already reported as bad.
 _NESTED_DATA: Final = 256
+
+#: Bytes after a start token that do not decide anything before more bytes come: a command,
+#: EXTENSION (``<``), another start token.
+_STARTS_MORE: Final = frozenset([*(c for c in range(256) if COMMANDS[c] is not None), 0x3C, START_TOKEN])
 
 #: A start token that is not escaped: one after an even run of '-' (search from a position that is
 #: not inside a run of '-').
@@ -535,6 +546,7 @@ class _Lookahead:
         unescaped = readings.unescaped
         buffer = readings.buffer
         wend = buffer.base + len(buffer.data)
+        unescaped.extend(buffer.data, buffer.base, wend, readings.eof)
         for heap, reached in ((self._wait_unescaped, unescaped.end), (self._wait_wire, wend)):
             while heap and heap[0][0] <= reached:
                 k = heappop(heap)[1]
@@ -649,7 +661,7 @@ class FrameDecoder:
         self._shortcuts = True
         self._default_registry = registry is FrameDecoder._DEFAULT_REGISTRY
         self._registry = None if self._default_registry else cast("Registry | None", registry)
-        self._limits: dict[int, tuple[int | None, int | None]] | None = None
+        self._limits: dict[int, tuple[int | None, int | None, int]] | None = None
         self._max_payload = max_payload
         self._report_noise = report_noise
         self.stats = DecoderStats()
@@ -733,14 +745,18 @@ class FrameDecoder:
         new = _tuple_new
         frame_cls = Frame
         unpack = _unpack_u32
+        crc = crc_hqx
+        odd_hi = ODD_END_HI  # crc_ok(), written out (see _framecrc)
+        odd_lo = ODD_END_LO
         # The shortcuts decide the common cases in place; they need immutable bytes to slice.
         fast = self._shortcuts and isinstance(data, bytes)
         raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
+        # at most _BATCH events per round: frames count in ``frames``, other events lower ``limit``
         frames = noise = 0
-        budget = len(queue) + _BATCH
+        limit = _BATCH
         try:
-            while pos < n and len(queue) < budget:
+            while pos < n and frames < limit:
                 j = find(b"+", pos)
                 if j != pos:
                     if j == -1:
@@ -763,6 +779,7 @@ class FrameDecoder:
                                 pos = j + 2
                                 stats.keepalives += 1
                                 append(KeepAlive(base + j - 2))
+                                limit -= 1
                                 continue
                             # not a keep-alive: 'AT' is noise before the start token
                         else:
@@ -770,7 +787,7 @@ class FrameDecoder:
                     if quiet_noise and covered <= pos:
                         noise += j - pos  # the usual 0x00 before a frame
                     else:
-                        self._noise(data, base, max(pos, covered), j)
+                        limit -= self._noise(data, base, max(pos, covered), j)
                     pos = j
                     continue
 
@@ -778,38 +795,31 @@ class FrameDecoder:
                 # length field that starts where nothing was reported yet), a frame still
                 # incomplete with no start token after it, a byte that is no command, a length
                 # field too short. They decide exactly as the thorough way below would.
-                if fast and j + 2 < n:
-                    c = raw[j + 1]
-                    spec = commands[c]
-                    if spec is None:
-                        if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
-                            self._invalid_command(raw, base, j, j + 1)
-                            pos = j + 1
-                            covered = max(covered, pos)
-                            continue
-                    else:
-                        length = -1
+                if fast and j + 3 < n:
+                    spec = commands[raw[j + 1]]
+                    if spec is not None:
                         if spec[1] == 1:
-                            if raw[j + 2] != 0x2D:
-                                length = raw[j + 2]
-                                head = j + 3
-                        elif j + 3 < n and raw[j + 2] != 0x2D and raw[j + 3] != 0x2D:
+                            length = raw[j + 2]
+                            head = j + 3
+                        else:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
-                        if 0 <= length < spec[4]:
-                            self._bad_length(raw, base, j)
-                            pos = j + 1
-                            covered = max(covered, pos)
-                            continue
-                        e = head + length + 2 if length >= 0 else 0  # 0: an escape in the length field
-                        if 0 < e <= n:
-                            if (j >= covered or e - j <= SHORT_SPAN) and find(b"-", head, e) == -1:
+                        e = head + length + 2
+                        if e <= n and length >= spec[4] and find(b"-", j + 2, e) == -1:
+                            if j >= covered or e - j <= SHORT_SPAN:
                                 # no escapes: both readings are these bytes
+                                if spec[3]:
+                                    address = unpack(raw, head)[0]
+                                    oid = unpack(raw, head + 4)[0]
+                                    at = head + 8
+                                else:
+                                    address = 0
+                                    oid = unpack(raw, head)[0]
+                                    at = head + 4
                                 body = raw[j + 1 : e]
-                                at = head + spec[2] - 1 - spec[1]  # the payload
-                                oid = unpack(raw, at - 4)[0]
-                                address = unpack(raw, head)[0] if spec[3] else 0
-                                if crc_ok(body):
+                                if crc(body, 0xFFFF) == (
+                                    (odd_hi[raw[e - 2]] ^ odd_lo[raw[e - 1]]) if (e - j) & 1 == 0 else 0
+                                ):
                                     frames += 1
                                     append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
                                     pos = e
@@ -817,43 +827,85 @@ class FrameDecoder:
                                 stats.crc_errors += 1
                                 bad_data = raw[at : e - 2 if j >= covered else min(e - 2, at + _NESTED_DATA)]
                                 received = (raw[e - 2] << 8) | raw[e - 1]
-                                calculated = calculated_crc(body)
                                 append(
-                                    CRCMismatch(spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
+                                    CRCMismatch(
+                                        spec[0], oid, address, bad_data, received, calculated_crc(body), base + j, e - j
+                                    )
                                 )
+                                limit -= 1
                                 pos = j + 1
                                 covered = max(covered, e)
                                 continue
-                            if j >= covered:
-                                # escapes after the length field: unescape, then the same check
-                                ubody, wire_end = _unescape(raw, j + 1, n, e - j - 1)
-                                if ubody is not None and crc_ok(ubody):
-                                    frames += 1
-                                    at = spec[2]
-                                    oid = unpack(ubody, at - 4)[0]
-                                    address = unpack(ubody, at - 8)[0] if spec[3] else 0
-                                    payload = ubody[at:-2]
-                                    append(new(frame_cls, (spec[0], oid, address, payload, base + j, wire_end - j)))
-                                    pos = wire_end
-                                    continue
-                        elif (
-                            e
-                            and not eof
-                            and find(b"-", head, min(j + 1 + spec[2], n)) == -1
-                            and _BARE_START.search(raw, j + 1) is None
-                            and not self._implausible(
-                                c,
-                                unpack(raw, j + 1 + spec[2] - 4)[0] if j + 1 + spec[2] <= n else -1,
-                                length - spec[4],
-                            )
-                        ):
-                            # Incomplete (a frame split between two reads, the common case) and no
-                            # start token after it that could begin another frame: wait for the rest
-                            # (or for its object ID, to check the length against it).
-                            self._wait_until = base + (e if j + 1 + spec[2] <= n else j + 1 + spec[2])
-                            self._wake_on_start = True
-                            pos = j
-                            return
+                        elif raw[j + 2] != 0x2D and (spec[1] == 1 or raw[j + 3] != 0x2D):  # no escape in the length
+                            if length < spec[4]:
+                                self._bad_length(raw, base, j)
+                                limit -= 1
+                                pos = j + 1
+                                covered = max(covered, pos)
+                                continue
+                            if e <= n:
+                                if j >= covered:
+                                    # escapes after the length field: unescape, then the same check
+                                    ubody, stop = _unescape(
+                                        raw, j + 1, n, e - j - 1
+                                    )  # stop: wire end, or bytes missing
+                                    if ubody is not None:
+                                        if crc(ubody, 0xFFFF) == (
+                                            (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
+                                        ):
+                                            frames += 1
+                                            at = spec[2]
+                                            oid = unpack(ubody, at - 4)[0]
+                                            address = unpack(ubody, at - 8)[0] if spec[3] else 0
+                                            append(
+                                                new(
+                                                    frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j)
+                                                )
+                                            )
+                                            pos = stop
+                                            continue
+                                    elif not eof and not crc_ok(raw[j + 1 : e]):
+                                        # the escaped reading is incomplete, the literal one no frame
+                                        wake = self._wait_for(raw, j, n, spec, length, n + stop - 1)
+                                        if wake:
+                                            self._wait_until = base + wake
+                                            self._wake_on_start = True
+                                            pos = j
+                                            return
+                            elif not eof:
+                                # incomplete: wait, unless something after it must be looked at
+                                wake = self._wait_for(raw, j, n, spec, length, e)
+                                if wake:
+                                    self._wait_until = base + wake
+                                    self._wake_on_start = True
+                                    pos = j
+                                    return
+                        elif j >= covered:
+                            # an escape in the length field (a length of 43 or 45)
+                            stop = self._escaped_length(raw, base, j, n, spec)
+                            if stop > 0:
+                                frames += 1
+                                pos = stop
+                                continue
+                            if stop < 0:
+                                self._wait_until = base - stop
+                                self._wake_on_start = True
+                                pos = j
+                                return
+                    else:
+                        c = raw[j + 1]
+                        if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
+                            self._invalid_command(raw, base, j, j + 1)
+                            limit -= 1
+                            pos = j + 1
+                            covered = max(covered, pos)
+                            continue
+                elif fast and not eof and (j + 1 == n or raw[j + 1] in _STARTS_MORE):
+                    # a frame start in the last bytes of the input: nothing to decide before the next byte
+                    self._wait_until = base + n + 1
+                    self._wake_on_start = True
+                    pos = j
+                    return
 
                 # The thorough way.
                 jabs = base + j
@@ -872,6 +924,7 @@ class FrameDecoder:
                     append(new(frame_cls, (out.command, out.oid, out.address, out.payload, jabs, out.end - jabs)))
                     pos = out.end - base
                 elif isinstance(out, Bad):
+                    limit -= 1
                     stats.crc_errors += 1
                     append(
                         CRCMismatch(
@@ -888,6 +941,7 @@ class FrameDecoder:
                     pos = j + 1
                     covered = max(covered, out.end - base)
                 elif isinstance(out, Open):
+                    limit -= 1  # an event, or a return
                     if eof:
                         pos = self._truncated(data, base, j)
                         covered = max(covered, pos)
@@ -928,6 +982,7 @@ class FrameDecoder:
                     # The run is one piece of garbage; its last '+' may still begin a frame.
                     pos = stop - 1 if stop > j + 1 else j + 1
                     self._invalid_command(data, base, j, pos)
+                    limit -= 1
                     covered = max(covered, pos)
                 elif isinstance(out, ExtensionStart):
                     if not out.complete and not eof:
@@ -935,9 +990,11 @@ class FrameDecoder:
                         return
                     stats.extensions += 1
                     append(Extension(bytes(data[j : out.end - base]), jabs))
+                    limit -= 1
                     pos = out.end - base
                 else:  # BadLength
                     self._bad_length(data, base, j)
+                    limit -= 1
                     pos = j + 1
                     covered = max(covered, pos)
         finally:
@@ -950,12 +1007,68 @@ class FrameDecoder:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _noise(self, data: bytes | bytearray, base: int, start: int, stop: int) -> None:
-        """Count (and report, if wanted) ``data[start:stop]`` as noise."""
-        if stop > start:
-            self.stats.garbage_bytes += stop - start
-            if self._report_noise:
-                self._queue.append(Garbage(GarbageReason.NOISE, bytes(data[start:stop]), base + start))
+    def _wait_for(self, raw: bytes, j: int, n: int, spec: CommandSpec, length: int, end: int) -> int:
+        """The shortcut for a frame at ``raw[j]`` whose escaped reading is incomplete (and whose literal
+        reading is incomplete too, or no frame): the offset at which it can be decided, or 0 when it
+        is to be looked at the thorough way now (a start token after it, or a length implausible for
+        its object ID). ``end``: where the escaped reading can end at the earliest.
+
+        The thorough way would wait too, until the same point or later: waking earlier only costs a look.
+        """
+        if raw.find(b"+", j + 1) != -1 and _has_bare_start(raw, j + 1):
+            return 0
+        header_end = j + 1 + spec.header_size
+        if header_end <= n and raw.find(b"-", j + 2, header_end) == -1:
+            oid = _unpack_u32(raw, header_end - 4)[0]
+        else:
+            header, missing = _unescape(raw, j + 1, n, spec.header_size)
+            if header is None:
+                oid = -1
+                end = min(end, n + missing - 1)  # look again when the object ID may be there
+            else:
+                oid = _unpack_u32(header, spec.header_size - 4)[0]
+        if oid >= 0 and self._implausible(spec.command, oid, length - spec.min_length):
+            return 0
+        return max(end, n + 1)
+
+    def _escaped_length(self, raw: bytes, base: int, j: int, n: int, spec: CommandSpec) -> int:
+        """The shortcut for a frame at ``raw[j]`` with an escape in its length field.
+
+        Returns the wire end of a good frame (its event appended), minus the offset at which to look
+        again when it is incomplete, or 0 when it is to be read the thorough way.
+        """
+        ls = spec.length_size
+        header, _ = _unescape(raw, j + 1, n, 1 + ls)
+        if header is None:
+            return 0
+        length = header[1] if ls == 1 else (header[1] << 8) | header[2]
+        if length < spec.min_length:
+            return 0
+        body, stop = _unescape(raw, j + 1, n, 1 + ls + length + 2)  # stop: its wire end, or bytes missing
+        if body is not None:
+            if not crc_ok(body):
+                return 0  # the literal reading may be good: the thorough way
+            at = spec.header_size
+            oid = _unpack_u32(body, at - 4)[0]
+            address = _unpack_u32(body, at - 8)[0] if spec.plant else 0
+            self._queue.append(_tuple_new(Frame, (spec.command, oid, address, body[at:-2], base + j, stop - j)))
+            return stop
+        # Incomplete. The literal reading (its own length field) may be a frame, or end earlier.
+        literal = (raw[j + 2] if ls == 1 else (raw[j + 2] << 8) | raw[j + 3]) + 2 + ls + 2 + j
+        if literal <= n or self._eof:
+            return 0
+        wake = self._wait_for(raw, j, n, spec, length, min(literal, n + stop - 1))
+        return -wake
+
+    def _noise(self, data: bytes | bytearray, base: int, start: int, stop: int) -> int:
+        """Count (and report, if wanted) ``data[start:stop]`` as noise; returns the number of events."""
+        if stop <= start:
+            return 0
+        self.stats.garbage_bytes += stop - start
+        if not self._report_noise:
+            return 0
+        self._queue.append(Garbage(GarbageReason.NOISE, bytes(data[start:stop]), base + start))
+        return 1
 
     def _bad_length(self, data: bytes | bytearray, base: int, j: int) -> None:
         self.stats.bad_lengths += 1
@@ -995,12 +1108,7 @@ class FrameDecoder:
         lim = limits.get(oid)
         if lim is None:
             return False
-        if Command.is_response(command):
-            limit = lim[1]
-        elif Command.is_write(command):
-            limit = lim[0]
-        else:
-            limit = 0 if Command.is_read(command) else None
+        limit = lim[_LIMIT_OF[command]]
         return limit is not None and payload_length > limit
 
 
@@ -1009,6 +1117,20 @@ def _thorough_decoder(**kwargs: object) -> FrameDecoder:
     dec = FrameDecoder(**kwargs)  # type: ignore[arg-type]  # the keyword arguments of FrameDecoder
     dec._shortcuts = False
     return dec
+
+
+def _has_bare_start(data: bytes, pos: int) -> bool:
+    """Whether ``data[pos:]`` holds a start token that is not escaped (``data[pos - 1]`` is no ``-``)."""
+    find = data.find
+    k = find(b"+", pos)
+    while k != -1:
+        r = k - 1
+        while r >= pos and data[r] == ESCAPE_TOKEN:
+            r -= 1
+        if not (k - 1 - r) & 1:  # an even run of '-' before it (none, or escaped '-')
+            return True
+        k = find(b"+", k + 1)
+    return False
 
 
 def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
@@ -1022,8 +1144,8 @@ def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
 def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[bytes | None, int]:
     """Read ``count`` unescaped bytes from ``buf[pos:end]`` (the shortcut for one frame with escapes).
 
-    Returns ``(bytes, wire end)``, or ``(None, 0)`` when the input ends first (a ``-`` as the
-    last byte is undecided, so it counts as missing).
+    Returns ``(bytes, wire end)``, or ``(None, missing)`` with the number of unescaped bytes still
+    missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
     """
     parts: list[bytes | bytearray] = []
     have = 0
@@ -1034,11 +1156,11 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
         if k == -1 or k - pos >= count - have:
             stop = pos + count - have
             if stop > end:
-                return None, 0
+                return None, stop - end
             parts.append(buf[pos:stop])
             return b"".join(parts), stop
         if k + 1 >= end:
-            return None, 0
+            return None, count - have - (k - pos)
         if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
             # drop the '-' and go on from the escaped byte, which is copied as it is
             parts.append(buf[pos:k])
