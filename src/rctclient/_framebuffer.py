@@ -23,7 +23,7 @@ from ._framecrc import PrefixCRC
 
 __all__ = ["StreamBuffer", "Unescaped"]
 
-#: Below this many kept bytes (or while more arrives than is kept) the window is immutable ``bytes``.
+#: Below this many kept bytes (or while at least a quarter of it arrives at once) the window is ``bytes``.
 _GROW_MIN: Final = 4096
 
 
@@ -34,7 +34,8 @@ class StreamBuffer:
     a chunk; :meth:`join` lets go of what the reader is done with and adds the queued chunks, when
     the reader has a use for them. ``data`` is ``bytes``, cheap to slice into events, except when
     much is kept while little arrives (the rest of a long frame coming in small reads): then it is
-    a ``bytearray`` that grows in place, so that a join costs what arrived, not what is kept.
+    a ``bytearray`` that grows in place, so that a join costs what arrived, not what is kept. Either
+    way a join copies at most a few times the bytes that arrive.
     """
 
     __slots__ = ("_chunks", "base", "copied", "data", "end", "queued")
@@ -61,7 +62,7 @@ class StreamBuffer:
         drop = keep - self.base
         kept = len(data) - drop
         chunks = self._chunks
-        if kept > _GROW_MIN and kept > self.queued:
+        if kept > _GROW_MIN and kept > 4 * self.queued:
             if isinstance(data, bytes):
                 data = bytearray(data[drop:])
                 self.copied += kept

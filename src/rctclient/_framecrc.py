@@ -141,7 +141,7 @@ def shift(v: int, n: int) -> int:
 # CRC of any span of a growing sequence
 # --------------------------------------------------------------------------------------------------
 
-_STEP: Final = 32  # bytes between two kept prefix values
+_STEP: Final = 32  # bytes between two kept prefix values (span() shifts by 5 for it)
 
 
 class PrefixCRC:
@@ -160,37 +160,44 @@ class PrefixCRC:
         self._origin = 0
         self._values: list[int] = [0]  # CRC from 0 of seq[origin : origin + 32 * i]
 
-    def _at(self, data: bytes | bytearray, base: int, x: int) -> int:
-        """CRC from 0 of the sequence from ``origin`` to ``x``."""
+    def _extend(self, data: bytes | bytearray, base: int, k: int) -> None:
+        """Compute the prefix values up to the ``k``-th."""
         values = self._values
-        k = (x - self._origin) // _STEP
-        if k >= len(values):
-            crc = values[-1]
-            start = self._origin + _STEP * (len(values) - 1) - base
-            for _ in range(k - len(values) + 1):
-                crc = crc_hqx(data[start : start + _STEP], crc)
-                values.append(crc)
-                start += _STEP
-        start = self._origin + _STEP * k - base
-        return crc_hqx(data[start : x - base], values[k])
+        crc = values[-1]
+        start = self._origin + _STEP * (len(values) - 1) - base
+        for _ in range(k - len(values) + 1):
+            crc = crc_hqx(data[start : start + _STEP], crc)
+            values.append(crc)
+            start += _STEP
 
     def span(self, data: bytes | bytearray, base: int, a: int, b: int, init: int = INIT) -> int:
         """``crc_hqx(seq[a:b], init)``, for ``base <= a <= b <= base + len(data)``."""
-        k = (a - self._origin) // _STEP
-        if self._origin + _STEP * min(k, len(self._values) - 1) < base:
+        origin = self._origin
+        values = self._values
+        ka = (a - origin) >> 5
+        last = len(values) - 1
+        if origin + ((ka if ka < last else last) << 5) < base:
             # the bytes after the prefix value to start from are gone: start again where the data begins
-            self._origin = base
-            self._values = [0]
-        return self._at(data, base, b) ^ shift(self._at(data, base, a) ^ init, b - a)
-
-    def ok(self, data: bytes | bytearray, base: int, a: int, b: int) -> bool:
-        """:func:`crc_ok` of ``seq[a:b]`` (a frame body, command to CRC)."""
-        crc = self.span(data, base, a, b)
-        if (b - a) & 1:
-            return crc == ODD_END_HI[data[b - 2 - base]] ^ ODD_END_LO[data[b - 1 - base]]
-        return crc == 0
+            self._origin = origin = base
+            self._values = values = [0]
+            ka = (a - base) >> 5
+            last = 0
+        kb = (b - origin) >> 5
+        if kb > last:
+            self._extend(data, base, kb)
+        start = origin - base
+        v = crc_hqx(data[start + (ka << 5) : a - base], values[ka]) ^ init
+        # qb ^ shift(qa ^ init, b - a), the shift written out: the decoder's hot spot on hostile input
+        t0, t1, t2 = _tables or _layers()
+        n = (b - a) % _PERIOD
+        hi, lo = t0[n & 31]
+        v = hi[v >> 8] ^ lo[v & 0xFF]
+        hi, lo = t1[(n >> 5) & 31]
+        v = hi[v >> 8] ^ lo[v & 0xFF]
+        hi, lo = t2[n >> 10]
+        return crc_hqx(data[start + (kb << 5) : b - base], values[kb]) ^ hi[v >> 8] ^ lo[v & 0xFF]
 
     def calculated(self, data: bytes | bytearray, base: int, a: int, b: int) -> int:
-        """:func:`calculated_crc` of ``seq[a:b]``."""
+        """:func:`calculated_crc` of ``seq[a:b]`` (a frame body, command to CRC): compare it with the last two bytes."""
         crc = self.span(data, base, a, b - 2)
         return crc_hqx(b"\x00", crc) if (b - a) & 1 else crc

@@ -42,6 +42,7 @@ __all__ = [
     "Open",
     "Outcome",
     "Readings",
+    "no_command",
 ]
 
 START_TOKEN: Final = 0x2B  # '+'
@@ -55,6 +56,7 @@ MAX_PAYLOAD_LONG: Final = 0xFFFF - 4
 SHORT_SPAN: Final = 256
 
 _unpack_u32 = struct.Struct(">I").unpack_from
+_new = tuple.__new__  # a NamedTuple made without its keyword handling
 
 
 class CommandSpec(NamedTuple):
@@ -89,11 +91,11 @@ COMMANDS: Final = _command_table()
 
 
 class Good(NamedTuple):
-    """A complete frame whose CRC matches."""
+    """A complete frame whose CRC matches (the first four fields are those of a ``Frame`` event)."""
 
     command: Command
-    address: int
     oid: int
+    address: int
     payload: bytes
     #: Stream offset after the frame.
     end: int
@@ -102,11 +104,12 @@ class Good(NamedTuple):
 
 
 class Bad(NamedTuple):
-    """A complete frame whose CRC does not match: the escaped reading's fields."""
+    """A complete frame whose CRC does not match: the escaped reading's fields (the first six are
+    those of a ``CRCMismatch`` event)."""
 
     command: Command
-    address: int
     oid: int
+    address: int
     #: The payload, or its first bytes only (see :meth:`Readings.analyze`).
     payload: bytes
     received: int
@@ -171,17 +174,19 @@ class Readings:
 
     __slots__ = ("analyses", "buffer", "eof", "raw_crc", "unescaped")
 
-    def __init__(self, buffer: StreamBuffer, origin: int) -> None:
+    def __init__(self, buffer: StreamBuffer, origin: int, raw_crc: PrefixCRC | None = None) -> None:
         self.buffer = buffer
         self.unescaped = Unescaped(origin)
-        self.raw_crc = PrefixCRC()
+        self.raw_crc = raw_crc or PrefixCRC()
         self.eof = False
         #: Frame starts analysed (a work counter for tests).
         self.analyses = 0
 
     def release(self, j: int) -> None:
-        """Let go of what only frame starts before the stream offset ``j`` need."""
-        self.unescaped.release(self.unescaped.index_of(j))
+        """Let go of what only frame starts before the stream offset ``j`` need (once that is much)."""
+        un = self.unescaped
+        if j - un.origin - un.start > 65536:
+            un.release(un.index_of(j))
 
     def analyze(self, j: int, cap: int = -1) -> Outcome:
         """Read the frame whose start token is at the stream offset ``j`` (``j >= origin``).
@@ -199,20 +204,18 @@ class Readings:
         c = raw[j + 1 - rb]
         spec = COMMANDS[c]
         if spec is None:
-            if c == Command.EXTENSION:
-                if j + 2 < wend:
-                    return ExtensionStart(j + 2 if raw[j + 2 - rb] == START_TOKEN else j + EXTENSION_LENGTH, True)
-                return ExtensionStart(wend, False)
-            return NotACommand(c)
+            return no_command(raw, rb, j)
         cmd, ls, hdr, plant, min_length = spec
         un = self.unescaped
         eof = self.eof
-        un.extend(raw, rb, j + 1, eof)  # the escapes before the frame start
+        if un.done <= j:
+            un.extend(raw, rb, j + 1, eof)  # the escapes before the frame start
         a = un.index_of(j + 1)
-        un.cover(raw, rb, wend, eof, a + 1 + ls)
-        have = un.end
         data = un.data
         us = un.start
+        if a + 1 + ls > us + len(data):
+            un.cover(raw, rb, wend, eof, a + 1 + ls)
+        have = us + len(data)
         if a + 1 + ls > have:
             literal, need_wire = self._literal(j, spec)
             return literal or Open(a + 1 + ls, need_wire, c, -1, -1, 0)
@@ -220,9 +223,9 @@ class Readings:
         if length < min_length:
             return BadLength(length, un.wire_of(a + ls) + 1)
         n = 1 + ls + length + 2  # command to CRC
-        un.cover(raw, rb, wend, eof, a + n)
-        have = un.end
-        data = un.data
+        if a + n > have:
+            un.cover(raw, rb, wend, eof, a + n)
+            have = us + len(data)
         if a + n > have:
             literal, need_wire = self._literal(j, spec)
             if literal is not None:
@@ -231,30 +234,38 @@ class Readings:
                 # look again when the object ID is there: whether the length is plausible for it
                 # is decided then, not whenever more bytes happen to arrive
                 return Open(a + hdr, need_wire, c, -1, length - min_length, 1 + n)
-            return Open(a + n, need_wire, c, _unpack_u32(data, a + hdr - 4 - us)[0], length - min_length, 1 + n)
+            oid = _unpack_u32(data, a + hdr - 4 - us)[0]
+            return _new(Open, (a + n, need_wire, c, oid, length - min_length, 1 + n))
         b = a + n
-        if crc_ok(data[a - us : b - us]) if n <= SHORT_SPAN else un.crc.ok(data, us, a, b):
-            address, oid = _header(data, a - us, ls, plant)
-            return Good(cmd, address, oid, bytes(data[a + hdr - us : b - 2 - us]), un.wire_of(b - 1) + 1, False)
-        end = un.wire_of(b - 1) + 1
-        literal, _ = self._literal(j, spec, end, n)
-        if literal is not None:
-            return literal
-        address, oid = _header(data, a - us, ls, plant)
-        if cap == 0:
-            return Bad(cmd, address, oid, b"", 0, 0, end)
-        payload_end = b - 2 if cap < 0 else min(b - 2, a + hdr + cap)
         received = (data[b - 2 - us] << 8) | data[b - 1 - us]
-        calculated = calculated_crc(data[a - us : b - us]) if n <= SHORT_SPAN else un.crc.calculated(data, us, a, b)
-        return Bad(cmd, address, oid, bytes(data[a + hdr - us : payload_end - us]), received, calculated, end)
+        if n <= SHORT_SPAN:
+            body = data[a - us : b - us]
+            calculated = received if crc_ok(body) else -1  # -1: computed below, when it is needed
+        else:
+            calculated = un.crc.calculated(data, us, a, b)
+        at = a + 1 + ls - us
+        if plant:
+            address = _unpack_u32(data, at)[0]
+            oid = _unpack_u32(data, at + 4)[0]
+        else:
+            address = 0
+            oid = _unpack_u32(data, at)[0]
+        end = un.wire_of(b - 1) + 1
+        if calculated == received:
+            return _new(Good, (cmd, oid, address, bytes(data[a + hdr - us : b - 2 - us]), end, False))
+        if end - j - 1 != n:  # escapes in between: the literal reading is other bytes
+            literal, _ = self._literal(j, spec)
+            if literal is not None:
+                return literal
+        if cap == 0:
+            return _new(Bad, (cmd, oid, address, b"", received, 0, end))
+        if calculated < 0:
+            calculated = calculated_crc(body)
+        payload_end = b - 2 if cap < 0 else min(b - 2, a + hdr + cap)
+        return _new(Bad, (cmd, oid, address, bytes(data[a + hdr - us : payload_end - us]), received, calculated, end))
 
-    def _literal(self, j: int, spec: CommandSpec, failed_end: int = -1, failed_n: int = -1) -> tuple[Good | None, int]:
-        """The literal reading: a good frame, or None and the stream offset at which it can be one (-1: never).
-
-        ``failed_end`` and ``failed_n``: where the escaped reading, which failed, ended and how many
-        bytes it had; if the literal reading spans the same wire bytes as many, no escape was in
-        between and it reads the same bytes.
-        """
+    def _literal(self, j: int, spec: CommandSpec) -> tuple[Good | None, int]:
+        """The literal reading: a good frame, or None and the stream offset at which it can be one (-1: never)."""
         cmd, ls, hdr, plant, min_length = spec
         buffer = self.buffer
         raw = buffer.data
@@ -269,16 +280,23 @@ class Readings:
         e = p + ls + length + 2
         if e > wend:
             return None, e
-        if e == failed_end and e - j - 1 == failed_n:
+        if e - j - 1 <= SHORT_SPAN:
+            if not crc_ok(raw[j + 1 - rb : e - rb]):
+                return None, -1
+        elif self.raw_crc.calculated(raw, rb, j + 1, e) != (raw[e - 2 - rb] << 8) | raw[e - 1 - rb]:
             return None, -1
-        if not (crc_ok(raw[j + 1 - rb : e - rb]) if e - j - 1 <= SHORT_SPAN else self.raw_crc.ok(raw, rb, j + 1, e)):
-            return None, -1
-        address, oid = _header(raw, j + 1 - rb, ls, plant)
-        return Good(cmd, address, oid, bytes(raw[j + 1 + hdr - rb : e - 2 - rb]), e, True), -1
+        at = j + 2 + ls - rb
+        address = _unpack_u32(raw, at)[0] if plant else 0
+        oid = _unpack_u32(raw, at + 4 if plant else at)[0]
+        return _new(Good, (cmd, oid, address, bytes(raw[j + 1 + hdr - rb : e - 2 - rb]), e, True)), -1
 
 
-def _header(data: bytes | bytearray, at: int, length_size: int, plant: bool) -> tuple[int, int]:
-    """(address, object ID) of the body whose command byte is at ``data[at]``."""
-    if plant:
-        return _unpack_u32(data, at + 1 + length_size)[0], _unpack_u32(data, at + 5 + length_size)[0]
-    return 0, _unpack_u32(data, at + 1 + length_size)[0]
+def no_command(raw: bytes | bytearray, base: int, j: int) -> NotACommand | ExtensionStart:
+    """What the start token at ``j`` is when the byte after it is no command (``raw[0]`` is at ``base``)."""
+    wend = base + len(raw)
+    c = raw[j + 1 - base]
+    if c != Command.EXTENSION:
+        return NotACommand(c)
+    if j + 2 < wend:
+        return ExtensionStart(j + 2 if raw[j + 2 - base] == START_TOKEN else j + EXTENSION_LENGTH, True)
+    return ExtensionStart(wend, False)

@@ -58,7 +58,7 @@ from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 from ._framebuffer import StreamBuffer
-from ._framecrc import ODD_END_HI, ODD_END_LO, calculated_crc, crc_ok
+from ._framecrc import ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok
 from ._frameparse import (
     COMMANDS,
     ESCAPE_TOKEN,
@@ -73,7 +73,9 @@ from ._frameparse import (
     Good,
     NotACommand,
     Open,
+    Outcome,
     Readings,
+    no_command,
 )
 from .exceptions import FrameCRCMismatch, FrameEncodeError, FrameLengthExceeded, InvalidCommand
 from .types import Command, FrameType
@@ -497,6 +499,8 @@ def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None, in
 #: Per command byte: which item of ``_limits_of`` bounds its payload (EXTENSION and others: 0, unused).
 _LIMIT_OF: Final = tuple(1 if Command.is_response(c) else 2 if Command.is_read(c) else 0 for c in range(256))
 
+_INVALID_COMMAND: Final = GarbageReason.INVALID_COMMAND
+
 #: Events made per round of decoding: one ``next_event()`` call does at most this much work.
 _BATCH: Final = 128
 #: A run of start tokens at the end of the input is held back (it may go on) up to this length.
@@ -621,6 +625,7 @@ class FrameDecoder:
     __slots__ = (
         "_buffer",
         "_covered",
+        "_dash_free",
         "_default_registry",
         "_eof",
         "_limits",
@@ -628,6 +633,7 @@ class FrameDecoder:
         "_max_payload",
         "_pos",
         "_queue",
+        "_raw_crc",
         "_readings",
         "_registry",
         "_report_noise",
@@ -657,6 +663,8 @@ class FrameDecoder:
         self._readings: Readings | None = None  # the thorough way's state, while it is needed
         self._lookahead: _Lookahead | None = None
         self._run = (-1, 0)  # (start, end) of a run of start tokens waited on
+        self._dash_free = 0  # no '-' from the cursor up to this offset (when it is after the cursor)
+        self._raw_crc = PrefixCRC()  # CRCs of spans of the received bytes, for long frames in bad bytes
         #: Off: every frame start is read the thorough way (for tests that compare both ways).
         self._shortcuts = True
         self._default_registry = registry is FrameDecoder._DEFAULT_REGISTRY
@@ -753,7 +761,7 @@ class FrameDecoder:
         raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
         # at most _BATCH events per round: frames count in ``frames``, other events lower ``limit``
-        frames = noise = 0
+        frames = noise = invalid = crc_errors = 0
         limit = _BATCH
         try:
             while pos < n and frames < limit:
@@ -784,10 +792,12 @@ class FrameDecoder:
                             # not a keep-alive: 'AT' is noise before the start token
                         else:
                             j -= 2
-                    if quiet_noise and covered <= pos:
-                        noise += j - pos  # the usual 0x00 before a frame
-                    else:
+                    if not quiet_noise:
                         limit -= self._noise(data, base, max(pos, covered), j)
+                    elif covered <= pos:
+                        noise += j - pos  # the usual 0x00 before a frame
+                    elif covered < j:
+                        noise += j - covered  # (bytes before covered were reported as part of a bad frame)
                     pos = j
                     continue
 
@@ -805,9 +815,15 @@ class FrameDecoder:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= n and length >= spec[4] and find(b"-", j + 2, e) == -1:
-                            if j >= covered or e - j <= SHORT_SPAN:
-                                # no escapes: both readings are these bytes
+                        if e <= n and length >= spec[4] and j < covered and e - j > SHORT_SPAN:
+                            # A long frame start inside bytes reported as bad (there can be one at every
+                            # other byte): no scan over its span, and its CRC in constant time.
+                            dash_free = self._dash_free - base
+                            if dash_free <= j:
+                                k = find(b"-", j)
+                                dash_free = n if k == -1 else k
+                                self._dash_free = base + dash_free
+                            if dash_free >= e:  # no escapes: both readings are these bytes
                                 if spec[3]:
                                     address = unpack(raw, head)[0]
                                     oid = unpack(raw, head + 4)[0]
@@ -816,26 +832,52 @@ class FrameDecoder:
                                     address = 0
                                     oid = unpack(raw, head)[0]
                                     at = head + 4
-                                body = raw[j + 1 : e]
-                                if crc(body, 0xFFFF) == (
-                                    (odd_hi[raw[e - 2]] ^ odd_lo[raw[e - 1]]) if (e - j) & 1 == 0 else 0
-                                ):
+                                calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
+                                if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
+                                    calculated = crc(b"\x00", calculated)
+                                received = (raw[e - 2] << 8) | raw[e - 1]
+                                if calculated == received:
                                     frames += 1
                                     append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
                                     pos = e
                                     continue
-                                stats.crc_errors += 1
-                                bad_data = raw[at : e - 2 if j >= covered else min(e - 2, at + _NESTED_DATA)]
-                                received = (raw[e - 2] << 8) | raw[e - 1]
-                                append(
-                                    CRCMismatch(
-                                        spec[0], oid, address, bad_data, received, calculated_crc(body), base + j, e - j
-                                    )
-                                )
+                                crc_errors += 1
+                                bad_data = raw[at : at + _NESTED_DATA]
+                                event = (spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
+                                append(new(CRCMismatch, event))
                                 limit -= 1
                                 pos = j + 1
-                                covered = max(covered, e)
+                                if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                    covered = e
                                 continue
+                        elif e <= n and length >= spec[4] and find(b"-", j + 2, e) == -1:
+                            # no escapes: both readings are these bytes
+                            if spec[3]:
+                                address = unpack(raw, head)[0]
+                                oid = unpack(raw, head + 4)[0]
+                                at = head + 8
+                            else:
+                                address = 0
+                                oid = unpack(raw, head)[0]
+                                at = head + 4
+                            body = raw[j + 1 : e]
+                            if crc(body, 0xFFFF) == (
+                                (odd_hi[raw[e - 2]] ^ odd_lo[raw[e - 1]]) if (e - j) & 1 == 0 else 0
+                            ):
+                                frames += 1
+                                append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
+                                pos = e
+                                continue
+                            crc_errors += 1
+                            bad_data = raw[at : e - 2 if j >= covered else min(e - 2, at + _NESTED_DATA)]
+                            received = (raw[e - 2] << 8) | raw[e - 1]
+                            event = (spec[0], oid, address, bad_data, received, calculated_crc(body), base + j, e - j)
+                            append(new(CRCMismatch, event))
+                            limit -= 1
+                            pos = j + 1
+                            if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                covered = e
+                            continue
                         elif raw[j + 2] != 0x2D and (spec[1] == 1 or raw[j + 3] != 0x2D):  # no escape in the length
                             if length < spec[4]:
                                 self._bad_length(raw, base, j)
@@ -895,10 +937,12 @@ class FrameDecoder:
                     else:
                         c = raw[j + 1]
                         if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
-                            self._invalid_command(raw, base, j, j + 1)
+                            invalid += 1
+                            append(new(Garbage, (_INVALID_COMMAND, b"+", base + j)))
                             limit -= 1
                             pos = j + 1
-                            covered = max(covered, pos)
+                            if pos > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                covered = pos
                             continue
                 elif fast and not eof and (j + 1 == n or raw[j + 1] in _STARTS_MORE):
                     # a frame start in the last bytes of the input: nothing to decide before the next byte
@@ -910,37 +954,31 @@ class FrameDecoder:
                 # The thorough way.
                 jabs = base + j
                 readings = self._readings
-                if readings is None or jabs >= readings.unescaped.done:
-                    readings = self._readings = Readings(buffer, jabs)
-                    readings.eof = eof
-                    self._lookahead = None
+                if j + 1 < n and commands[data[j + 1]] is None:
+                    out: Outcome = no_command(data, base, jabs)  # nothing to read
                 else:
-                    readings.release(jabs)
-                out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+                    if readings is None or jabs >= readings.unescaped.done:
+                        readings = self._readings = Readings(buffer, jabs, self._raw_crc)
+                        readings.eof = eof
+                        self._lookahead = None
+                    elif jabs - readings.unescaped.origin - readings.unescaped.start > 65536:
+                        readings.release(jabs)
+                    out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
                 if isinstance(out, Good):
                     frames += 1
                     if out.literal:
                         stats.unescaped_frames += 1
-                    append(new(frame_cls, (out.command, out.oid, out.address, out.payload, jabs, out.end - jabs)))
+                    append(new(frame_cls, (*out[:4], jabs, out.end - jabs)))
                     pos = out.end - base
                 elif isinstance(out, Bad):
                     limit -= 1
                     stats.crc_errors += 1
-                    append(
-                        CRCMismatch(
-                            out.command,
-                            out.oid,
-                            out.address,
-                            out.payload,
-                            out.received,
-                            out.calculated,
-                            jabs,
-                            out.end - jabs,
-                        )
-                    )
+                    append(new(CRCMismatch, (*out[:6], jabs, out.end - jabs)))
                     pos = j + 1
-                    covered = max(covered, out.end - base)
+                    if out.end - base > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                        covered = out.end - base
                 elif isinstance(out, Open):
+                    assert readings is not None  # an Open outcome comes from reading the frame
                     limit -= 1  # an event, or a return
                     if eof:
                         pos = self._truncated(data, base, j)
@@ -1002,8 +1040,11 @@ class FrameDecoder:
             self._covered = max(self._covered, base + covered)
             if frames:
                 stats.frames += frames
-            if noise:
-                stats.garbage_bytes += noise
+            if crc_errors:
+                stats.crc_errors += crc_errors
+            if noise or invalid:
+                stats.garbage_bytes += noise + invalid
+                stats.invalid_commands += invalid
 
     # -- helpers ----------------------------------------------------------------------------------
 
