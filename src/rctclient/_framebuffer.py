@@ -98,16 +98,18 @@ class Unescaped:
     any span in constant time.
     """
 
-    __slots__ = ("_dashes", "_dropped", "_marks", "crc", "data", "done", "origin", "start", "unescaped")
+    __slots__ = ("crc", "dashes", "data", "done", "dropped", "marks", "origin", "start", "unescaped")
 
     def __init__(self, origin: int) -> None:
         self.origin = origin
         self.start = 0
         self.data = bytearray()
         self.done = origin
-        self._dashes = array("q")  # wire offsets of the escaping '-'
-        self._marks = array("q")  # index (in this reading) of the byte each of them escapes
-        self._dropped = 0  # escapes let go of (before start)
+        #: Wire offsets of the escaping '-' (after ``dropped`` of them let go of).
+        self.dashes = array("q")
+        #: Index (in this reading) of the byte each of them escapes.
+        self.marks = array("q")
+        self.dropped = 0
         self.crc = PrefixCRC()
         #: Wire bytes read (a work counter for tests).
         self.unescaped = 0
@@ -137,13 +139,13 @@ class Unescaped:
         # split() keeps the escaped bytes (the group) between the pieces: joined, they are the reading
         parts = _ESCAPE_PAIR.split(segment)
         if len(parts) > 1:
-            count = self._dropped + len(self._dashes)  # escapes before this segment
+            count = self.dropped + len(self.dashes)  # escapes before this segment
             # the i-th escaping '-' follows the first i + 1 plain pieces and i pairs
             before = list(accumulate(map(len, parts[:-1:2])))
-            self._dashes.extend(map(int.__add__, before, range(done, done + 2 * len(before), 2)))
+            self.dashes.extend(map(int.__add__, before, range(done, done + 2 * len(before), 2)))
             # the index of the byte it escapes: its wire offset less origin and the escapes up to it
             first = done - self.origin - count
-            self._marks.extend(map(int.__add__, before, range(first, first + len(before))))
+            self.marks.extend(map(int.__add__, before, range(first, first + len(before))))
             self.data += b"".join(parts)
         else:
             self.data += segment
@@ -160,12 +162,15 @@ class Unescaped:
                 return
 
     def index_of(self, wire: int) -> int:
-        """The index of the byte at ``wire`` (which must not be an escaping ``-``)."""
-        return wire - self.origin - self._dropped - bisect_left(self._dashes, wire)
+        """The index of the byte at ``wire`` (which must not be an escaping ``-``).
+
+        (Readings.analyze writes this and wire_of out.)
+        """
+        return wire - self.origin - self.dropped - bisect_left(self.dashes, wire)
 
     def wire_of(self, index: int) -> int:
         """The wire offset of the byte at ``index`` (of the escaped byte, for an escape pair)."""
-        return self.origin + index + self._dropped + bisect_right(self._marks, index)
+        return self.origin + index + self.dropped + bisect_right(self.marks, index)
 
     def release(self, index: int) -> None:
         """Let go of the bytes before ``index``, once that is worth a copy of the rest."""
@@ -174,8 +179,8 @@ class Unescaped:
             return
         del self.data[:drop]
         self.start = index
-        k = bisect_left(self._marks, index)
+        k = bisect_left(self.marks, index)
         if k:
-            del self._dashes[:k]
-            del self._marks[:k]
-            self._dropped += k
+            del self.dashes[:k]
+            del self.marks[:k]
+            self.dropped += k

@@ -154,11 +154,12 @@ class PrefixCRC:
     would start from, the values start again at the oldest byte there is.
     """
 
-    __slots__ = ("_origin", "_values")
+    __slots__ = ("_origin", "_used", "_values")
 
     def __init__(self) -> None:
         self._origin = 0
         self._values: list[int] = [0]  # CRC from 0 of seq[origin : origin + 32 * i]
+        self._used = -(1 << 62)  # the end of the last span asked for
 
     def _extend(self, data: bytes | bytearray, base: int, k: int) -> None:
         """Compute the prefix values up to the ``k``-th."""
@@ -169,6 +170,17 @@ class PrefixCRC:
             crc = crc_hqx(data[start : start + _STEP], crc)
             values.append(crc)
             start += _STEP
+
+    def keep(self, data: bytes | bytearray, base: int, upto: int) -> None:
+        """The bytes before ``upto`` are about to be let go: compute the prefix values up to there first.
+
+        Without this, spans asked for just after ``upto`` would start the values again (and compute
+        them over the whole span). Kept up only while spans are asked for near the data.
+        """
+        values = self._values
+        last = self._origin + _STEP * (len(values) - 1)
+        if base <= last <= upto - _STEP and upto - self._used < 65536:
+            self._extend(data, base, (upto - self._origin) >> 5)
 
     def span(self, data: bytes | bytearray, base: int, a: int, b: int, init: int = INIT) -> int:
         """``crc_hqx(seq[a:b], init)``, for ``base <= a <= b <= base + len(data)``."""
@@ -185,6 +197,7 @@ class PrefixCRC:
         kb = (b - origin) >> 5
         if kb > last:
             self._extend(data, base, kb)
+        self._used = b
         start = origin - base
         v = crc_hqx(data[start + (ka << 5) : a - base], values[ka]) ^ init
         # qb ^ shift(qa ^ init, b - a), the shift written out: the decoder's hot spot on hostile input

@@ -21,6 +21,7 @@ applies the rule, in this order:
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left, bisect_right
 from typing import Final, NamedTuple
 
 from ._framebuffer import StreamBuffer, Unescaped
@@ -172,27 +173,31 @@ class Readings:
     bytes will come (a trailing ``-`` is then a literal byte).
     """
 
-    __slots__ = ("analyses", "buffer", "eof", "raw_crc", "unescaped")
+    __slots__ = ("analyses", "buffer", "eof", "raw_crc", "release_at", "unescaped")
 
     def __init__(self, buffer: StreamBuffer, origin: int, raw_crc: PrefixCRC | None = None) -> None:
         self.buffer = buffer
         self.unescaped = Unescaped(origin)
         self.raw_crc = raw_crc or PrefixCRC()
         self.eof = False
+        #: Stream offset from which :meth:`release` has something to do.
+        self.release_at = origin + 65536
         #: Frame starts analysed (a work counter for tests).
         self.analyses = 0
 
     def release(self, j: int) -> None:
-        """Let go of what only frame starts before the stream offset ``j`` need (once that is much)."""
-        un = self.unescaped
-        if j - un.origin - un.start > 65536:
-            un.release(un.index_of(j))
+        """Let go of what only frame starts before the stream offset ``j`` need (now and then)."""
+        if j >= self.release_at:
+            self.release_at = j + 65536
+            self.unescaped.release(self.unescaped.index_of(j) - 32)  # (a prefix CRC value before j stays)
 
-    def analyze(self, j: int, cap: int = -1) -> Outcome:
+    def analyze(self, j: int, cap: int = -1, oid_wake: bool = True) -> Outcome:
         """Read the frame whose start token is at the stream offset ``j`` (``j >= origin``).
 
         ``cap`` limits the payload copied into a :class:`Bad` outcome (-1: all of it; 0: none, and
-        no calculated CRC either, for callers that only look for good frames).
+        no calculated CRC either, for callers that only look for good frames). ``oid_wake``: an
+        incomplete frame whose object ID has not arrived wants a look when it has (False: only
+        when it can be complete).
         """
         self.analyses += 1
         buffer = self.buffer
@@ -210,7 +215,7 @@ class Readings:
         eof = self.eof
         if un.done <= j:
             un.extend(raw, rb, j + 1, eof)  # the escapes before the frame start
-        a = un.index_of(j + 1)
+        a = j + 1 - un.origin - un.dropped - bisect_left(un.dashes, j + 1)  # un.index_of(j + 1)
         data = un.data
         us = un.start
         if a + 1 + ls > us + len(data):
@@ -233,7 +238,7 @@ class Readings:
             if a + hdr > have:
                 # look again when the object ID is there: whether the length is plausible for it
                 # is decided then, not whenever more bytes happen to arrive
-                return Open(a + hdr, need_wire, c, -1, length - min_length, 1 + n)
+                return _new(Open, (a + hdr if oid_wake else a + n, need_wire, c, -1, length - min_length, 1 + n))
             oid = _unpack_u32(data, a + hdr - 4 - us)[0]
             return _new(Open, (a + n, need_wire, c, oid, length - min_length, 1 + n))
         b = a + n
@@ -250,13 +255,24 @@ class Readings:
         else:
             address = 0
             oid = _unpack_u32(data, at)[0]
-        end = un.wire_of(b - 1) + 1
+        end = un.origin + b + un.dropped + bisect_right(un.marks, b - 1)  # un.wire_of(b - 1) + 1
         if calculated == received:
             return _new(Good, (cmd, oid, address, bytes(data[a + hdr - us : b - 2 - us]), end, False))
         if end - j - 1 != n:  # escapes in between: the literal reading is other bytes
-            literal, _ = self._literal(j, spec)
-            if literal is not None:
-                return literal
+            p = j + 2 - rb
+            e = (raw[p] if ls == 1 else (raw[p] << 8) | raw[p + 1]) + j + 4 + ls  # where it ends
+            if (
+                e <= wend
+                and e - j - 4 - ls >= min_length
+                and (
+                    crc_ok(raw[j + 1 - rb : e - rb])
+                    if e - j - 1 <= SHORT_SPAN
+                    else self.raw_crc.calculated(raw, rb, j + 1, e) == (raw[e - 2 - rb] << 8) | raw[e - 1 - rb]
+                )
+            ):
+                literal, _ = self._literal(j, spec)  # a good frame: read it out (rare)
+                if literal is not None:
+                    return literal
         if cap == 0:
             return _new(Bad, (cmd, oid, address, b"", received, 0, end))
         if calculated < 0:

@@ -579,7 +579,7 @@ class _Lookahead:
 
     def _examine(self, readings: Readings, k: int) -> None:
         self.examined += 1
-        out = readings.analyze(k, 0)
+        out = readings.analyze(k, 0, False)
         if isinstance(out, Good):
             heappush(self._good, k)
         elif isinstance(out, Open):
@@ -631,6 +631,7 @@ class FrameDecoder:
         "_limits",
         "_lookahead",
         "_max_payload",
+        "_pending",
         "_pos",
         "_queue",
         "_raw_crc",
@@ -662,6 +663,7 @@ class FrameDecoder:
         self._queue: deque[Event] = deque()
         self._readings: Readings | None = None  # the thorough way's state, while it is needed
         self._lookahead: _Lookahead | None = None
+        self._pending: tuple[int, Open] | None = None  # the incomplete frame waited for, as last read
         self._run = (-1, 0)  # (start, end) of a run of start tokens waited on
         self._dash_free = 0  # no '-' from the cursor up to this offset (when it is after the cursor)
         self._raw_crc = PrefixCRC()  # CRCs of spans of the received bytes, for long frames in bad bytes
@@ -737,7 +739,9 @@ class FrameDecoder:
                 return
             self._wait_until = 0
         if buffer.queued:
-            buffer.join(self._pos)
+            # (32 bytes before the cursor are kept: the prefix CRC values a span starts from)
+            self._raw_crc.keep(buffer.data, buffer.base, self._pos)
+            buffer.join(max(buffer.base, self._pos - 32))
         self._wake_on_start = False
         data = buffer.data
         base = buffer.base
@@ -888,9 +892,10 @@ class FrameDecoder:
                             if e <= n:
                                 if j >= covered:
                                     # escapes after the length field: unescape, then the same check
-                                    ubody, stop = _unescape(
+                                    stop = _can_hold(
                                         raw, j + 1, n, e - j - 1
-                                    )  # stop: wire end, or bytes missing
+                                    )  # (no Python loop over a frame not there yet)
+                                    ubody, stop = _unescape(raw, j + 1, n, e - j - 1) if not stop else (None, stop)
                                     if ubody is not None:
                                         if crc(ubody, 0xFFFF) == (
                                             (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
@@ -961,9 +966,18 @@ class FrameDecoder:
                         readings = self._readings = Readings(buffer, jabs, self._raw_crc)
                         readings.eof = eof
                         self._lookahead = None
-                    elif jabs - readings.unescaped.origin - readings.unescaped.start > 65536:
+                    elif jabs >= readings.release_at:
                         readings.release(jabs)
-                    out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+                    pending = self._pending
+                    if pending is not None and pending[0] == jabs and not eof:
+                        # the frame waited for: read it again only when one of its readings can get further
+                        out = pending[1]
+                        unescaped = readings.unescaped
+                        unescaped.extend(data, base, base + n, eof)
+                        if unescaped.end >= out.need_unescaped >= 0 or base + n >= out.need_wire >= 0:
+                            out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+                    else:
+                        out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
                 if isinstance(out, Good):
                     frames += 1
                     if out.literal:
@@ -1003,6 +1017,7 @@ class FrameDecoder:
                         points.append(unescaped.done + out.need_unescaped - unescaped.end)
                     self._wait_until = max(min([p for p in points if p > 0], default=0), base + n + 1)
                     self._wake_on_start = not lookahead.full
+                    self._pending = (jabs, out)
                     pos = j
                     return
                 elif isinstance(out, NotACommand):
@@ -1056,7 +1071,7 @@ class FrameDecoder:
 
         The thorough way would wait too, until the same point or later: waking earlier only costs a look.
         """
-        if raw.find(b"+", j + 1) != -1 and _has_bare_start(raw, j + 1):
+        if _has_bare_start(raw, j + 1):
             return 0
         header_end = j + 1 + spec.header_size
         if header_end <= n and raw.find(b"-", j + 2, header_end) == -1:
@@ -1085,7 +1100,9 @@ class FrameDecoder:
         length = header[1] if ls == 1 else (header[1] << 8) | header[2]
         if length < spec.min_length:
             return 0
-        body, stop = _unescape(raw, j + 1, n, 1 + ls + length + 2)  # stop: its wire end, or bytes missing
+        count = 1 + ls + length + 2
+        stop = _can_hold(raw, j + 1, n, count)  # (no Python loop over a frame that cannot be there)
+        body, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)  # stop: wire end, or missing
         if body is not None:
             if not crc_ok(body):
                 return 0  # the literal reading may be good: the thorough way
@@ -1160,18 +1177,22 @@ def _thorough_decoder(**kwargs: object) -> FrameDecoder:
     return dec
 
 
+def _can_hold(data: bytes, pos: int, end: int, count: int) -> int:
+    """How many unescaped bytes ``data[pos:end]`` lacks for ``count`` at least (0: it may hold them).
+
+    Counted in C: the escapes are at least the pairs ``--``, and exactly the ``-+`` when there is no ``--``.
+    """
+    dashes = data.count(b"--", pos, end)
+    available = end - pos - (dashes or data.count(b"-+", pos, end))
+    return count - available if available < count else 0
+
+
 def _has_bare_start(data: bytes, pos: int) -> bool:
     """Whether ``data[pos:]`` holds a start token that is not escaped (``data[pos - 1]`` is no ``-``)."""
-    find = data.find
-    k = find(b"+", pos)
-    while k != -1:
-        r = k - 1
-        while r >= pos and data[r] == ESCAPE_TOKEN:
-            r -= 1
-        if not (k - 1 - r) & 1:  # an even run of '-' before it (none, or escaped '-')
-            return True
-        k = find(b"+", k + 1)
-    return False
+    if data.find(b"--", pos) == -1:
+        # every '-' before a '+' escapes it: count them (in C, not one '+' at a time)
+        return data.count(b"+", pos) != data.count(b"-+", pos)
+    return _BARE_START.search(data, pos) is not None
 
 
 def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
