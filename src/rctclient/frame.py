@@ -514,9 +514,6 @@ _NESTED_DATA: Final = 256
 #: EXTENSION (``<``), another start token.
 _STARTS_MORE: Final = frozenset([*(c for c in range(256) if COMMANDS[c] is not None), 0x3C, START_TOKEN])
 
-#: A start token that is not escaped: one after an even run of '-' (search from a position that is
-#: not inside a run of '-').
-_BARE_START: Final = re.compile(rb"(?<!-)(?:--)*\+")
 _START_RUN: Final = re.compile(rb"\+*")
 
 
@@ -562,18 +559,26 @@ class _Lookahead:
         pos = max(self._next, j + 1)
         raw = buffer.data
         base = buffer.base
-        search = _BARE_START.search
+        find = raw.find
+        if len(ahead) < _LOOKAHEAD and not _has_bare_start(raw, pos - base):
+            # nothing to examine: go on later from the start of a trailing run of '-' (it may
+            # escape what comes next)
+            k = len(raw)
+            while k > pos - base and raw[k - 1] == ESCAPE_TOKEN:
+                k -= 1
+            pos = base + k
         while len(ahead) < _LOOKAHEAD:
-            m = search(raw, pos - base)
-            if m is None:
-                # go on from the start of a trailing run of '-' (it may escape what comes next)
-                pos = wend - (len(raw) - len(raw.rstrip(b"-")))
-                pos = max(pos, j + 1)
+            k = find(b"+", pos - base)
+            if k == -1:
+                k = len(raw)
+                while k > pos - base and raw[k - 1] == ESCAPE_TOKEN:
+                    k -= 1
+                pos = base + k
                 break
-            k = base + m.end() - 1
-            ahead.append(k)
-            self._examine(readings, k)
-            pos = k + 1
+            if _is_bare(raw, k, pos - base):
+                ahead.append(base + k)
+                self._examine(readings, base + k)
+            pos = base + k + 1
         self._next = pos
         return bool(good)
 
@@ -819,42 +824,12 @@ class FrameDecoder:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= n and length >= spec[4] and j < covered and e - j > SHORT_SPAN:
-                            # A long frame start inside bytes reported as bad (there can be one at every
-                            # other byte): no scan over its span, and its CRC in constant time.
-                            dash_free = self._dash_free - base
-                            if dash_free <= j:
-                                k = find(b"-", j)
-                                dash_free = n if k == -1 else k
-                                self._dash_free = base + dash_free
-                            if dash_free >= e:  # no escapes: both readings are these bytes
-                                if spec[3]:
-                                    address = unpack(raw, head)[0]
-                                    oid = unpack(raw, head + 4)[0]
-                                    at = head + 8
-                                else:
-                                    address = 0
-                                    oid = unpack(raw, head)[0]
-                                    at = head + 4
-                                calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
-                                if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
-                                    calculated = crc(b"\x00", calculated)
-                                received = (raw[e - 2] << 8) | raw[e - 1]
-                                if calculated == received:
-                                    frames += 1
-                                    append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
-                                    pos = e
-                                    continue
-                                crc_errors += 1
-                                bad_data = raw[at : at + _NESTED_DATA]
-                                event = (spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
-                                append(new(CRCMismatch, event))
-                                limit -= 1
-                                pos = j + 1
-                                if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
-                                    covered = e
-                                continue
-                        elif e <= n and length >= spec[4] and find(b"-", j + 2, e) == -1:
+                        if (
+                            e <= n
+                            and length >= spec[4]
+                            and (j >= covered or e - j <= SHORT_SPAN)
+                            and find(b"-", j + 2, e) == -1
+                        ):
                             # no escapes: both readings are these bytes
                             if spec[3]:
                                 address = unpack(raw, head)[0]
@@ -892,10 +867,10 @@ class FrameDecoder:
                             if e <= n:
                                 if j >= covered:
                                     # escapes after the length field: unescape, then the same check
-                                    stop = _can_hold(
-                                        raw, j + 1, n, e - j - 1
-                                    )  # (no Python loop over a frame not there yet)
-                                    ubody, stop = _unescape(raw, j + 1, n, e - j - 1) if not stop else (None, stop)
+                                    # (no Python loop over a frame not there yet; its wire takes 2 * count at most)
+                                    count = e - j - 1
+                                    stop = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
+                                    ubody, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)
                                     if ubody is not None:
                                         if crc(ubody, 0xFFFF) == (
                                             (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
@@ -919,6 +894,45 @@ class FrameDecoder:
                                             self._wake_on_start = True
                                             pos = j
                                             return
+                                elif e - j > SHORT_SPAN:
+                                    # A long frame start inside bytes reported as bad (there can be one at every
+                                    # other byte): no scan over its span, and its CRC in constant time.
+                                    dash_free = self._dash_free - base
+                                    if dash_free <= j:
+                                        k = find(b"-", j)
+                                        dash_free = n if k == -1 else k
+                                        self._dash_free = base + dash_free
+                                    if dash_free >= e:  # no escapes: both readings are these bytes
+                                        if spec[3]:
+                                            address = unpack(raw, head)[0]
+                                            oid = unpack(raw, head + 4)[0]
+                                            at = head + 8
+                                        else:
+                                            address = 0
+                                            oid = unpack(raw, head)[0]
+                                            at = head + 4
+                                        calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
+                                        if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
+                                            calculated = crc(b"\x00", calculated)
+                                        received = (raw[e - 2] << 8) | raw[e - 1]
+                                        if calculated == received:
+                                            frames += 1
+                                            append(
+                                                new(
+                                                    frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)
+                                                )
+                                            )
+                                            pos = e
+                                            continue
+                                        crc_errors += 1
+                                        bad_data = raw[at : at + _NESTED_DATA]
+                                        event = (spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
+                                        append(new(CRCMismatch, event))
+                                        limit -= 1
+                                        pos = j + 1
+                                        if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                            covered = e
+                                        continue
                             elif not eof:
                                 # incomplete: wait, unless something after it must be looked at
                                 wake = self._wait_for(raw, j, n, spec, length, e)
@@ -1101,7 +1115,8 @@ class FrameDecoder:
         if length < spec.min_length:
             return 0
         count = 1 + ls + length + 2
-        stop = _can_hold(raw, j + 1, n, count)  # (no Python loop over a frame that cannot be there)
+        # (no Python loop over a frame that cannot be there; its wire takes 2 * count at most)
+        stop = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
         body, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)  # stop: wire end, or missing
         if body is not None:
             if not crc_ok(body):
@@ -1180,19 +1195,32 @@ def _thorough_decoder(**kwargs: object) -> FrameDecoder:
 def _can_hold(data: bytes, pos: int, end: int, count: int) -> int:
     """How many unescaped bytes ``data[pos:end]`` lacks for ``count`` at least (0: it may hold them).
 
-    Counted in C: the escapes are at least the pairs ``--``, and exactly the ``-+`` when there is no ``--``.
+    Counted in C: the escapes are at least the pairs ``--``, and exactly the ``-+`` when there is no
+    ``--``. (Callers keep ``end - pos`` below ``2 * count``: a frame's worth of bytes.)
     """
     dashes = data.count(b"--", pos, end)
     available = end - pos - (dashes or data.count(b"-+", pos, end))
     return count - available if available < count else 0
 
 
-def _has_bare_start(data: bytes, pos: int) -> bool:
-    """Whether ``data[pos:]`` holds a start token that is not escaped (``data[pos - 1]`` is no ``-``)."""
-    if data.find(b"--", pos) == -1:
-        # every '-' before a '+' escapes it: count them (in C, not one '+' at a time)
-        return data.count(b"+", pos) != data.count(b"-+", pos)
-    return _BARE_START.search(data, pos) is not None
+def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
+    """Whether ``data[pos:]`` holds a start token that is not escaped (``data[pos - 1]`` is no ``-``).
+
+    In C: with the pairs ``--`` taken out (``replace`` pairs a run of '-' from its start, as
+    unescaping does), a '+' is escaped exactly when a '-' is left before it.
+    """
+    tail = data[pos:]
+    if b"--" in tail:
+        tail = tail.replace(b"--", b"")
+    return tail.count(b"+") != tail.count(b"-+")
+
+
+def _is_bare(data: bytes | bytearray, k: int, first: int) -> bool:
+    """Whether the '+' at ``data[k]`` is not escaped: an even run of '-' before it (none before ``first``)."""
+    r = k - 1
+    while r >= first and data[r] == ESCAPE_TOKEN:
+        r -= 1
+    return not (k - 1 - r) & 1
 
 
 def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
