@@ -21,7 +21,7 @@ from typing import Final
 
 from ._framecrc import PrefixCRC
 
-__all__ = ["StreamBuffer", "Unescaped"]
+__all__ = ["MAX_SPAN", "StreamBuffer", "Unescaped"]
 
 #: Below this many kept bytes (or while at least a quarter of it arrives at once) the window is ``bytes``.
 _GROW_MIN: Final = 4096
@@ -86,6 +86,9 @@ class StreamBuffer:
 
 # A '-' followed by '+' or '-' escapes that byte; a '-' followed by anything else is itself.
 _ESCAPE_PAIR: Final = re.compile(rb"-([+-])")
+_PIECE: Final = 2048  # wire bytes unescaped at once (bounds the objects split() makes)
+#: Wire bytes one Unescaped may span (its offsets are 32-bit); the decoder starts a new one before.
+MAX_SPAN: Final = 1 << 30
 
 
 class Unescaped:
@@ -95,7 +98,8 @@ class Unescaped:
     from ``start`` on. ``done`` is the wire offset read so far: a trailing ``-`` is only read once
     the byte after it is known (or the stream ended). The wire offsets of the escaping ``-`` are
     kept, so that both ways of mapping positions are a binary search, and ``crc`` gives the CRC of
-    any span in constant time.
+    any span in constant time. Offsets are kept relative to ``origin`` in 32-bit integers: the
+    decoder starts a new reading long before they could overflow (``MAX_SPAN``).
     """
 
     __slots__ = ("crc", "dashes", "data", "done", "dropped", "marks", "origin", "start", "unescaped")
@@ -105,10 +109,10 @@ class Unescaped:
         self.start = 0
         self.data = bytearray()
         self.done = origin
-        #: Wire offsets of the escaping '-' (after ``dropped`` of them let go of).
-        self.dashes = array("q")
+        #: Wire offsets of the escaping '-', less ``origin`` (after ``dropped`` of them let go of).
+        self.dashes = array("i")
         #: Index (in this reading) of the byte each of them escapes.
-        self.marks = array("q")
+        self.marks = array("i")
         self.dropped = 0
         self.crc = PrefixCRC()
         #: Wire bytes read (a work counter for tests).
@@ -127,6 +131,11 @@ class Unescaped:
         done = self.done
         if end <= done:
             return
+        if end - done > _PIECE:  # in pieces: split() makes an object per escape
+            self.extend(raw, base, done + _PIECE, False)
+            if self.done > done:
+                self.extend(raw, base, end, eof)
+            return
         segment = raw[done - base : end - base]
         if segment[-1] == 0x2D and not (eof and end == base + len(raw)):
             # An odd run of '-' at the end: its last one escapes the byte to come, or is itself.
@@ -142,7 +151,8 @@ class Unescaped:
             count = self.dropped + len(self.dashes)  # escapes before this segment
             # the i-th escaping '-' follows the first i + 1 plain pieces and i pairs
             before = list(accumulate(map(len, parts[:-1:2])))
-            self.dashes.extend(map(int.__add__, before, range(done, done + 2 * len(before), 2)))
+            rel = done - self.origin
+            self.dashes.extend(map(int.__add__, before, range(rel, rel + 2 * len(before), 2)))
             # the index of the byte it escapes: its wire offset less origin and the escapes up to it
             first = done - self.origin - count
             self.marks.extend(map(int.__add__, before, range(first, first + len(before))))
@@ -166,7 +176,7 @@ class Unescaped:
 
         (Readings.analyze writes this and wire_of out.)
         """
-        return wire - self.origin - self.dropped - bisect_left(self.dashes, wire)
+        return wire - self.origin - self.dropped - bisect_left(self.dashes, wire - self.origin)
 
     def wire_of(self, index: int) -> int:
         """The wire offset of the byte at ``index`` (of the escaped byte, for an escape pair)."""

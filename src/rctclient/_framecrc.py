@@ -158,7 +158,7 @@ class PrefixCRC:
 
     def __init__(self) -> None:
         self._origin = 0
-        self._values: list[int] = [0]  # CRC from 0 of seq[origin : origin + 32 * i]
+        self._values = array("H", [0])  # CRC from 0 of seq[origin : origin + 32 * i]
         self._used = -(1 << 62)  # the end of the last span asked for
 
     def _extend(self, data: bytes | bytearray, base: int, k: int) -> None:
@@ -181,6 +181,10 @@ class PrefixCRC:
         last = self._origin + _STEP * (len(values) - 1)
         if base <= last <= upto - _STEP and upto - self._used < 65536:
             self._extend(data, base, (upto - self._origin) >> 5)
+        drop = (base - self._origin) >> 5
+        if drop > 1024 and drop > len(values) // 2:  # the values before base are of no use any more
+            del values[:drop]
+            self._origin += _STEP * drop
 
     def span(self, data: bytes | bytearray, base: int, a: int, b: int, init: int = INIT) -> int:
         """``crc_hqx(seq[a:b], init)``, for ``base <= a <= b <= base + len(data)``."""
@@ -191,7 +195,7 @@ class PrefixCRC:
         if origin + ((ka if ka < last else last) << 5) < base:
             # the bytes after the prefix value to start from are gone: start again where the data begins
             self._origin = origin = base
-            self._values = values = [0]
+            self._values = values = array("H", [0])
             ka = (a - base) >> 5
             last = 0
         kb = (b - origin) >> 5

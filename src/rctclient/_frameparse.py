@@ -185,6 +185,10 @@ class Readings:
         #: Frame starts analysed (a work counter for tests).
         self.analyses = 0
 
+    @property
+    def origin(self) -> int:
+        return self.unescaped.origin
+
     def release(self, j: int) -> None:
         """Let go of what only frame starts before the stream offset ``j`` need (now and then)."""
         if j >= self.release_at:
@@ -215,7 +219,7 @@ class Readings:
         eof = self.eof
         if un.done <= j:
             un.extend(raw, rb, j + 1, eof)  # the escapes before the frame start
-        a = j + 1 - un.origin - un.dropped - bisect_left(un.dashes, j + 1)  # un.index_of(j + 1)
+        a = j + 1 - un.origin - un.dropped - bisect_left(un.dashes, j + 1 - un.origin)  # un.index_of(j + 1)
         data = un.data
         us = un.start
         if a + 1 + ls > us + len(data):

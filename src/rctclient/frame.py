@@ -57,7 +57,7 @@ from enum import Enum
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
-from ._framebuffer import StreamBuffer
+from ._framebuffer import MAX_SPAN, StreamBuffer
 from ._framecrc import ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok
 from ._frameparse import (
     COMMANDS,
@@ -976,7 +976,7 @@ class FrameDecoder:
                 if j + 1 < n and commands[data[j + 1]] is None:
                     out: Outcome = no_command(data, base, jabs)  # nothing to read
                 else:
-                    if readings is None or jabs >= readings.unescaped.done:
+                    if readings is None or jabs >= readings.unescaped.done or jabs - readings.origin > MAX_SPAN:
                         readings = self._readings = Readings(buffer, jabs, self._raw_crc)
                         readings.eof = eof
                         self._lookahead = None
@@ -1237,7 +1237,9 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
     Returns ``(bytes, wire end)``, or ``(None, missing)`` with the number of unescaped bytes still
     missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
     """
-    parts: list[bytes | bytearray] = []
+    # the pieces between escapes; a long frame's go into one bytearray (not an object per escape)
+    parts: list[bytes | bytearray] | bytearray = [] if count <= 512 else bytearray()
+    add = parts.append if isinstance(parts, list) else parts.extend
     have = 0
     search = pos
     find = buf.find
@@ -1247,13 +1249,13 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
             stop = pos + count - have
             if stop > end:
                 return None, stop - end
-            parts.append(buf[pos:stop])
-            return b"".join(parts), stop
+            add(buf[pos:stop])
+            return b"".join(parts) if isinstance(parts, list) else bytes(parts), stop
         if k + 1 >= end:
             return None, count - have - (k - pos)
         if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
             # drop the '-' and go on from the escaped byte, which is copied as it is
-            parts.append(buf[pos:k])
+            add(buf[pos:k])
             have += k - pos
             pos = k + 1
             search = k + 2
