@@ -925,7 +925,7 @@ class FrameDecoder:
                                             pos = e
                                             continue
                                         crc_errors += 1
-                                        bad_data = raw[at : at + _NESTED_DATA]
+                                        bad_data = raw[at : min(e - 2, at + _NESTED_DATA)]
                                         event = (spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
                                         append(new(CRCMismatch, event))
                                         limit -= 1
@@ -963,8 +963,8 @@ class FrameDecoder:
                             if pos > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
                                 covered = pos
                             continue
-                elif fast and not eof and (j + 1 == n or raw[j + 1] in _STARTS_MORE):
-                    # a frame start in the last bytes of the input: nothing to decide before the next byte
+                elif fast and not eof and (j + 1 == n or (j + 2 == n and raw[j + 1] in _STARTS_MORE)):
+                    # a start token (and a command) as the last bytes of the input: nothing to decide yet
                     self._wait_until = base + n + 1
                     self._wake_on_start = True
                     pos = j
@@ -1097,7 +1097,7 @@ class FrameDecoder:
                 end = min(end, n + missing - 1)  # look again when the object ID may be there
             else:
                 oid = _unpack_u32(header, spec.header_size - 4)[0]
-        if oid >= 0 and self._implausible(spec.command, oid, length - spec.min_length):
+        if self._implausible(spec.command, oid, length - spec.min_length):
             return 0
         return max(end, n + 1)
 
@@ -1111,9 +1111,8 @@ class FrameDecoder:
         header, _ = _unescape(raw, j + 1, n, 1 + ls)
         if header is None:
             return 0
+        # (never below the minimum length: an escaped byte is 0x2B or 0x2D)
         length = header[1] if ls == 1 else (header[1] << 8) | header[2]
-        if length < spec.min_length:
-            return 0
         count = 1 + ls + length + 2
         # (no Python loop over a frame that cannot be there; its wire takes 2 * count at most)
         stop = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
