@@ -195,13 +195,16 @@ def test_frames_do_not_depend_on_the_feeding(
 ) -> None:
     # Escaped frames with garbage between them: the frames found are the same however the bytes
     # arrive (the events about the garbage may differ: a cut-off frame is recognised as such while
-    # incomplete, and as a checksum error once complete).
+    # incomplete, and as a checksum error once complete). The size of a frame whose CRC ends in
+    # 0x2D, sent as '--', is one less when the bytes stop between the two: its literal reading is
+    # complete and good then, and a sender that does not escape is answered without waiting for a
+    # byte that may never come.
     stream = b"".join(
         garbage + make_frame(cmd, oid, payload, address) for garbage, (cmd, oid, address, payload) in items
     )
-    whole = [e for e in decode_frames(stream, registry=None) if isinstance(e, Frame)]
+    whole = [e[:5] for e in decode_frames(stream, registry=None) if isinstance(e, Frame)]
     events, _ = feed_both(stream, data.draw(feeding(len(stream))), {"registry": None})
-    assert [e for e in events if isinstance(e, Frame)] == whole
+    assert [e[:5] for e in events if isinstance(e, Frame)] == whole
 
 
 def test_next_event_and_events_agree() -> None:

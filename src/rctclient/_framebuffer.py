@@ -24,7 +24,7 @@ from ._framecrc import PrefixCRC
 __all__ = ["MAX_SPAN", "StreamBuffer", "Unescaped"]
 
 #: Below this many kept bytes (or while at least a quarter of it arrives at once) the window is ``bytes``.
-_GROW_MIN: Final = 4096
+_GROW_MIN: Final = 1024
 
 
 class StreamBuffer:
@@ -128,23 +128,25 @@ class Unescaped:
 
         ``eof``: the stream ends with ``raw``, so that a ``-`` as its very last byte is itself.
         """
+        final = eof and end == base + len(raw)
+        while self.done < end:
+            done = self.done
+            stop = min(end, done + _PIECE)  # in pieces: split() makes an object per escape
+            self._read(raw[done - base : stop - base], final and stop == end)
+            if self.done == done:
+                return
+
+    def _read(self, segment: bytes | bytearray, final: bool) -> None:
+        """Read the wire bytes ``segment``, which start at ``done`` (``final``: the stream ends with them)."""
         done = self.done
-        if end <= done:
-            return
-        if end - done > _PIECE:  # in pieces: split() makes an object per escape
-            self.extend(raw, base, done + _PIECE, False)
-            if self.done > done:
-                self.extend(raw, base, end, eof)
-            return
-        segment = raw[done - base : end - base]
-        if segment[-1] == 0x2D and not (eof and end == base + len(raw)):
+        if segment[-1] == 0x2D and not final:
             # An odd run of '-' at the end: its last one escapes the byte to come, or is itself.
             # (A run is paired from its start, and the reading is in its normal state at done.)
             run = len(segment) - len(segment.rstrip(b"-"))
             if run & 1:
                 segment = segment[:-1]
-        if not segment:
-            return
+                if not segment:
+                    return
         # split() keeps the escaped bytes (the group) between the pieces: joined, they are the reading
         parts = _ESCAPE_PAIR.split(segment)
         if len(parts) > 1:
@@ -189,6 +191,7 @@ class Unescaped:
             return
         del self.data[:drop]
         self.start = index
+        self.crc.keep(self.data, index, index)  # (lets go of its prefix values before index)
         k = bisect_left(self.marks, index)
         if k:
             del self.dashes[:k]

@@ -175,7 +175,8 @@ class PrefixCRC:
         """The bytes before ``upto`` are about to be let go: compute the prefix values up to there first.
 
         Without this, spans asked for just after ``upto`` would start the values again (and compute
-        them over the whole span). Kept up only while spans are asked for near the data.
+        them over the whole span). Kept up only while spans are asked for near the data. The values
+        before ``base`` (bytes already gone) are let go of.
         """
         values = self._values
         last = self._origin + _STEP * (len(values) - 1)
