@@ -810,10 +810,10 @@ class FrameDecoder:
                     pos = j
                     continue
 
-                # The shortcuts: a complete frame without escapes (or one with escapes after its
-                # length field that starts where nothing was reported yet), a frame still
-                # incomplete with no start token after it, a byte that is no command, a length
-                # field too short. They decide exactly as the thorough way below would.
+                # The shortcuts: the common cases decided in place, exactly as the thorough way below
+                # would (a test compares both ways). Here: a complete frame without escapes, one with
+                # escapes after its length field where nothing was reported yet, a byte that is no
+                # command; the rarer ones in _shortcut().
                 if fast and j + 3 < n:
                     spec = commands[raw[j + 1]]
                     if spec is not None:
@@ -857,102 +857,39 @@ class FrameDecoder:
                             if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
                                 covered = e
                             continue
-                        elif raw[j + 2] != 0x2D and (spec[1] == 1 or raw[j + 3] != 0x2D):  # no escape in the length
-                            if length < spec[4]:
-                                self._bad_length(raw, base, j)
-                                limit -= 1
-                                pos = j + 1
-                                covered = max(covered, pos)
-                                continue
-                            if e <= n:
-                                if j >= covered:
-                                    # escapes after the length field: unescape, then the same check
-                                    # (no Python loop over a frame not there yet; its wire takes 2 * count at most)
-                                    count = e - j - 1
-                                    stop = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
-                                    ubody, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)
-                                    if ubody is not None:
-                                        if crc(ubody, 0xFFFF) == (
-                                            (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
-                                        ):
-                                            frames += 1
-                                            at = spec[2]
-                                            oid = unpack(ubody, at - 4)[0]
-                                            address = unpack(ubody, at - 8)[0] if spec[3] else 0
-                                            append(
-                                                new(
-                                                    frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j)
-                                                )
-                                            )
-                                            pos = stop
-                                            continue
-                                    elif not eof and not crc_ok(raw[j + 1 : e]):
-                                        # the escaped reading is incomplete, the literal one no frame
-                                        wake = self._wait_for(raw, j, n, spec, length, n + stop - 1)
-                                        if wake:
-                                            self._wait_until = base + wake
-                                            self._wake_on_start = True
-                                            pos = j
-                                            return
-                                elif e - j > SHORT_SPAN:
-                                    # A long frame start inside bytes reported as bad (there can be one at every
-                                    # other byte): no scan over its span, and its CRC in constant time.
-                                    dash_free = self._dash_free - base
-                                    if dash_free <= j:
-                                        k = find(b"-", j)
-                                        dash_free = n if k == -1 else k
-                                        self._dash_free = base + dash_free
-                                    if dash_free >= e:  # no escapes: both readings are these bytes
-                                        if spec[3]:
-                                            address = unpack(raw, head)[0]
-                                            oid = unpack(raw, head + 4)[0]
-                                            at = head + 8
-                                        else:
-                                            address = 0
-                                            oid = unpack(raw, head)[0]
-                                            at = head + 4
-                                        calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
-                                        if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
-                                            calculated = crc(b"\x00", calculated)
-                                        received = (raw[e - 2] << 8) | raw[e - 1]
-                                        if calculated == received:
-                                            frames += 1
-                                            append(
-                                                new(
-                                                    frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)
-                                                )
-                                            )
-                                            pos = e
-                                            continue
-                                        crc_errors += 1
-                                        bad_data = raw[at : min(e - 2, at + _NESTED_DATA)]
-                                        event = (spec[0], oid, address, bad_data, received, calculated, base + j, e - j)
-                                        append(new(CRCMismatch, event))
-                                        limit -= 1
-                                        pos = j + 1
-                                        if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
-                                            covered = e
-                                        continue
-                            elif not eof:
-                                # incomplete: wait, unless something after it must be looked at
-                                wake = self._wait_for(raw, j, n, spec, length, e)
-                                if wake:
-                                    self._wait_until = base + wake
-                                    self._wake_on_start = True
-                                    pos = j
-                                    return
-                        elif j >= covered:
-                            # an escape in the length field (a length of 43 or 45)
-                            stop = self._escaped_length(raw, base, j, n, spec)
-                            if stop > 0:
+                        if (
+                            e <= n
+                            and j >= covered
+                            and length >= spec[4]
+                            and raw[j + 2] != 0x2D
+                            and (spec[1] == 1 or raw[j + 3] != 0x2D)
+                            and (n - j - 1 >= 2 * (e - j - 1) or not _can_hold(raw, j + 1, n, e - j - 1))
+                        ):
+                            # escapes after the length field, the frame there (the wire holds its
+                            # e - j - 1 bytes in twice as many at most): unescape, then the same check
+                            ubody, stop = _unescape(raw, j + 1, n, e - j - 1)  # stop: wire end, or bytes missing
+                            if ubody is not None and crc(ubody, 0xFFFF) == (
+                                (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
+                            ):
                                 frames += 1
+                                at = spec[2]
+                                oid = unpack(ubody, at - 4)[0]
+                                address = unpack(ubody, at - 8)[0] if spec[3] else 0
+                                append(new(frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j)))
                                 pos = stop
                                 continue
-                            if stop < 0:
-                                self._wait_until = base - stop
-                                self._wake_on_start = True
-                                pos = j
-                                return
+                        self._covered = base + covered
+                        stop = self._shortcut(raw, base, j, spec, length)
+                        if stop > 0:  # decided: one event
+                            limit -= 1
+                            covered = self._covered - base
+                            pos = stop
+                            continue
+                        if stop < 0:  # nothing to decide before this offset
+                            self._wait_until = -stop
+                            self._wake_on_start = True
+                            pos = j
+                            return
                     else:
                         c = raw[j + 1]
                         if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
@@ -971,99 +908,14 @@ class FrameDecoder:
                     return
 
                 # The thorough way.
-                jabs = base + j
-                readings = self._readings
-                if j + 1 < n and commands[data[j + 1]] is None:
-                    out: Outcome = no_command(data, base, jabs)  # nothing to read
-                else:
-                    if readings is None or jabs >= readings.unescaped.done or jabs - readings.origin > MAX_SPAN:
-                        readings = self._readings = Readings(buffer, jabs, self._raw_crc)
-                        readings.eof = eof
-                        self._lookahead = None
-                    elif jabs >= readings.release_at:
-                        readings.release(jabs)
-                    pending = self._pending
-                    if pending is not None and pending[0] == jabs and not eof:
-                        # the frame waited for: read it again only when one of its readings can get further
-                        out = pending[1]
-                        unescaped = readings.unescaped
-                        unescaped.extend(data, base, base + n, eof)
-                        if unescaped.end >= out.need_unescaped >= 0 or base + n >= out.need_wire >= 0:
-                            out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
-                    else:
-                        out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
-                if isinstance(out, Good):
-                    frames += 1
-                    if out.literal:
-                        stats.unescaped_frames += 1
-                    append(new(frame_cls, (*out[:4], jabs, out.end - jabs)))
-                    pos = out.end - base
-                elif isinstance(out, Bad):
-                    limit -= 1
-                    stats.crc_errors += 1
-                    append(new(CRCMismatch, (*out[:6], jabs, out.end - jabs)))
-                    pos = j + 1
-                    if out.end - base > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
-                        covered = out.end - base
-                elif isinstance(out, Open):
-                    assert readings is not None  # an Open outcome comes from reading the frame
-                    limit -= 1  # an event, or a return
-                    if eof:
-                        pos = self._truncated(data, base, j)
-                        covered = max(covered, pos)
-                        continue
-                    if self._implausible(out.command, out.oid, out.payload_length):
-                        self._bad_length(data, base, j)
-                        pos = j + 1
-                        covered = max(covered, pos)
-                        continue
-                    lookahead = self._lookahead
-                    if lookahead is None:
-                        lookahead = self._lookahead = _Lookahead(jabs + 1)
-                    if lookahead.found(readings, jabs):
-                        pos = self._truncated(data, base, j)
-                        covered = max(covered, pos)
-                        continue
-                    # wait until one of the readings of this frame or of one after it can be decided
-                    unescaped = readings.unescaped
-                    points = [lookahead.wake(readings), out.need_wire]
-                    if out.need_unescaped >= 0:
-                        points.append(unescaped.done + out.need_unescaped - unescaped.end)
-                    self._wait_until = max(min([p for p in points if p > 0], default=0), base + n + 1)
-                    self._wake_on_start = not lookahead.full
-                    self._pending = (jabs, out)
+                self._covered = base + covered
+                stop = self._thorough(data, base, j)
+                if stop < 0:  # it waits
                     pos = j
                     return
-                elif isinstance(out, NotACommand):
-                    run_start, run_end = self._run
-                    if run_start != jabs:
-                        run_end = jabs + 1
-                    m = _START_RUN.match(data, run_end - base)
-                    assert m is not None
-                    stop = m.end()
-                    if stop == n and not eof and stop - j < _MAX_HELD_RUN:
-                        # the run of start tokens may go on in the next read: wait, so that chunking does not split it
-                        self._run = (jabs, base + stop)
-                        self._wait_until = base + n + 1
-                        return
-                    # The run is one piece of garbage; its last '+' may still begin a frame.
-                    pos = stop - 1 if stop > j + 1 else j + 1
-                    self._invalid_command(data, base, j, pos)
-                    limit -= 1
-                    covered = max(covered, pos)
-                elif isinstance(out, ExtensionStart):
-                    if not out.complete and not eof:
-                        self._wait_until = jabs + EXTENSION_LENGTH
-                        return
-                    stats.extensions += 1
-                    append(Extension(bytes(data[j : out.end - base]), jabs))
-                    limit -= 1
-                    pos = out.end - base
-                else:  # BadLength
-                    self._bad_length(data, base, j)
-                    limit -= 1
-                    pos = j + 1
-                    covered = max(covered, pos)
+                limit -= 1
+                covered = self._covered - base
+                pos = stop
         finally:
             self._pos = base + pos
             self._covered = max(self._covered, base + covered)
@@ -1075,9 +927,167 @@ class FrameDecoder:
                 stats.garbage_bytes += noise + invalid
                 stats.invalid_commands += invalid
 
+    def _shortcut(self, raw: bytes, base: int, j: int, spec: CommandSpec, length: int) -> int:
+        """The rarer shortcuts for the frame start at ``raw[j]`` (length field ``length`` as the bytes
+        say): a length field too short, a frame still incomplete, a long frame start inside bytes
+        reported as bad, an escape in the length field.
+
+        Returns where to go on after the one event it made, minus the offset before which there is
+        nothing to decide, or 0: read it the thorough way.
+        """
+        n = len(raw)
+        covered = self._covered - base
+        eof = self._eof
+        if raw[j + 2] == ESCAPE_TOKEN or (spec.length_size == 2 and raw[j + 3] == ESCAPE_TOKEN):
+            # an escape in the length field (a length of 43 or 45)
+            return self._escaped_length(raw, base, j, spec) if j >= covered else 0
+        if length < spec.min_length:
+            self._bad_length(raw, base, j)
+            self._covered = max(self._covered, base + j + 1)
+            return j + 1
+        e = j + 2 + spec.length_size + length + 2  # where the literal reading ends
+        if e > n:
+            # incomplete: wait, unless something after it must be looked at
+            wake = 0 if eof else self._wait_for(raw, j, spec, length, e)
+            return -(base + wake) if wake else 0
+        if j >= covered:
+            # The frame has escapes (no shortcut decided it): if its escaped reading is incomplete
+            # and the literal one no frame, wait; else the thorough way.
+            count = e - j - 1
+            missing = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
+            if not missing:
+                body, missing = _unescape(raw, j + 1, n, count)
+                if body is not None:
+                    return 0
+            if eof or crc_ok(raw[j + 1 : e]):
+                return 0
+            wake = self._wait_for(raw, j, spec, length, n + missing - 1)
+            return -(base + wake) if wake else 0
+        if e - j <= SHORT_SPAN:
+            return 0
+        # A long frame start inside bytes reported as bad (there can be one at every other byte): no
+        # scan over its span, and its CRC in constant time. No '-' up to dash_free: cached, so that
+        # finding the next '-' costs nothing per frame start.
+        dash_free = self._dash_free - base
+        if dash_free <= j:
+            k = raw.find(b"-", j)
+            dash_free = n if k == -1 else k
+            self._dash_free = base + dash_free
+        if dash_free < e:
+            return 0
+        # no escapes: both readings are these bytes
+        head = j + 2 + spec.length_size
+        address = _unpack_u32(raw, head)[0] if spec.plant else 0
+        at = head + spec.header_size - 1 - spec.length_size  # the payload
+        oid = _unpack_u32(raw, at - 4)[0]
+        calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
+        if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
+            calculated = crc_hqx(b"\x00", calculated)
+        received = (raw[e - 2] << 8) | raw[e - 1]
+        if calculated == received:
+            self.stats.frames += 1
+            self._queue.append(_tuple_new(Frame, (spec.command, oid, address, raw[at : e - 2], base + j, e - j)))
+            return e
+        self.stats.crc_errors += 1
+        bad_data = raw[at : min(e - 2, at + _NESTED_DATA)]
+        self._queue.append(
+            _tuple_new(CRCMismatch, (spec.command, oid, address, bad_data, received, calculated, base + j, e - j))
+        )
+        self._covered = max(self._covered, base + e)
+        return j + 1
+
+    def _thorough(self, data: bytes | bytearray, base: int, j: int) -> int:
+        """Read the frame start at ``data[j]`` the thorough way and decide it: where to go on after the
+        one event it made, or -1 when it waits (``_wait_until`` set)."""
+        n = len(data)
+        eof = self._eof
+        jabs = base + j
+        covered = self._covered - base
+        readings = self._readings
+        if j + 1 < n and COMMANDS[data[j + 1]] is None:
+            out: Outcome = no_command(data, base, jabs)  # nothing to read
+        else:
+            if readings is None or jabs >= readings.unescaped.done or jabs - readings.origin > MAX_SPAN:
+                readings = self._readings = Readings(self._buffer, jabs, self._raw_crc)
+                readings.eof = eof
+                self._lookahead = None
+            elif jabs >= readings.release_at:
+                readings.release(jabs)
+            pending = self._pending
+            if pending is not None and pending[0] == jabs and not eof:
+                # the frame waited for: read it again only when one of its readings can get further
+                out = pending[1]
+                unescaped = readings.unescaped
+                unescaped.extend(data, base, base + n, eof)
+                if unescaped.end >= out.need_unescaped >= 0 or base + n >= out.need_wire >= 0:
+                    out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+            else:
+                out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+        stats = self.stats
+        if isinstance(out, Good):
+            stats.frames += 1
+            if out.literal:
+                stats.unescaped_frames += 1
+            self._queue.append(_tuple_new(Frame, (*out[:4], jabs, out.end - jabs)))
+            return out.end - base
+        if isinstance(out, Bad):
+            stats.crc_errors += 1
+            self._queue.append(_tuple_new(CRCMismatch, (*out[:6], jabs, out.end - jabs)))
+            self._covered = max(self._covered, out.end)
+            return j + 1
+        if isinstance(out, Open):
+            assert readings is not None  # an Open outcome comes from reading the frame
+            if eof:
+                return self._truncated(data, base, j)
+            if self._implausible(out.command, out.oid, out.payload_length):
+                self._bad_length(data, base, j)
+                self._covered = max(self._covered, jabs + 1)
+                return j + 1
+            lookahead = self._lookahead
+            if lookahead is None:
+                lookahead = self._lookahead = _Lookahead(jabs + 1)
+            if lookahead.found(readings, jabs):
+                return self._truncated(data, base, j)
+            # wait until one of the readings of this frame or of one after it can be decided
+            unescaped = readings.unescaped
+            points = [lookahead.wake(readings), out.need_wire]
+            if out.need_unescaped >= 0:
+                points.append(unescaped.done + out.need_unescaped - unescaped.end)
+            self._wait_until = max(min([p for p in points if p > 0], default=0), base + n + 1)
+            self._wake_on_start = not lookahead.full
+            self._pending = (jabs, out)
+            return -1
+        if isinstance(out, NotACommand):
+            run_start, run_end = self._run
+            if run_start != jabs:
+                run_end = jabs + 1
+            m = _START_RUN.match(data, run_end - base)
+            assert m is not None  # (\+* matches anywhere)
+            stop = m.end()
+            if stop == n and not eof and stop - j < _MAX_HELD_RUN:
+                # the run of start tokens may go on in the next read: wait, so that chunking does not split it
+                self._run = (jabs, base + stop)
+                self._wait_until = base + n + 1
+                return -1
+            # The run is one piece of garbage; its last '+' may still begin a frame.
+            stop = stop - 1 if stop > j + 1 else j + 1
+            self._invalid_command(data, base, j, stop)
+            self._covered = max(self._covered, base + stop)
+            return stop
+        if isinstance(out, ExtensionStart):
+            if not out.complete and not eof:
+                self._wait_until = jabs + EXTENSION_LENGTH
+                return -1
+            stats.extensions += 1
+            self._queue.append(Extension(bytes(data[j : out.end - base]), jabs))
+            return out.end - base
+        self._bad_length(data, base, j)  # BadLength
+        self._covered = max(self._covered, jabs + 1)
+        return j + 1
+
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _wait_for(self, raw: bytes, j: int, n: int, spec: CommandSpec, length: int, end: int) -> int:
+    def _wait_for(self, raw: bytes, j: int, spec: CommandSpec, length: int, end: int) -> int:
         """The shortcut for a frame at ``raw[j]`` whose escaped reading is incomplete (and whose literal
         reading is incomplete too, or no frame): the offset at which it can be decided, or 0 when it
         is to be looked at the thorough way now (a start token after it, or a length implausible for
@@ -1085,6 +1095,7 @@ class FrameDecoder:
 
         The thorough way would wait too, until the same point or later: waking earlier only costs a look.
         """
+        n = len(raw)
         if _has_bare_start(raw, j + 1):
             return 0
         header_end = j + 1 + spec.header_size
@@ -1101,12 +1112,9 @@ class FrameDecoder:
             return 0
         return max(end, n + 1)
 
-    def _escaped_length(self, raw: bytes, base: int, j: int, n: int, spec: CommandSpec) -> int:
-        """The shortcut for a frame at ``raw[j]`` with an escape in its length field.
-
-        Returns the wire end of a good frame (its event appended), minus the offset at which to look
-        again when it is incomplete, or 0 when it is to be read the thorough way.
-        """
+    def _escaped_length(self, raw: bytes, base: int, j: int, spec: CommandSpec) -> int:
+        """The shortcut for a frame at ``raw[j]`` with an escape in its length field: as ``_shortcut``."""
+        n = len(raw)
         ls = spec.length_size
         header, _ = _unescape(raw, j + 1, n, 1 + ls)
         if header is None:
@@ -1123,14 +1131,15 @@ class FrameDecoder:
             at = spec.header_size
             oid = _unpack_u32(body, at - 4)[0]
             address = _unpack_u32(body, at - 8)[0] if spec.plant else 0
+            self.stats.frames += 1
             self._queue.append(_tuple_new(Frame, (spec.command, oid, address, body[at:-2], base + j, stop - j)))
             return stop
         # Incomplete. The literal reading (its own length field) may be a frame, or end earlier.
         literal = (raw[j + 2] if ls == 1 else (raw[j + 2] << 8) | raw[j + 3]) + 2 + ls + 2 + j
         if literal <= n or self._eof:
             return 0
-        wake = self._wait_for(raw, j, n, spec, length, min(literal, n + stop - 1))
-        return -wake
+        wake = self._wait_for(raw, j, spec, length, min(literal, n + stop - 1))
+        return -(base + wake) if wake else 0
 
     def _noise(self, data: bytes | bytearray, base: int, start: int, stop: int) -> int:
         """Count (and report, if wanted) ``data[start:stop]`` as noise; returns the number of events."""
@@ -1159,6 +1168,7 @@ class FrameDecoder:
         self.stats.truncated += 1
         self.stats.garbage_bytes += stop - j
         self._queue.append(Garbage(GarbageReason.TRUNCATED, bytes(data[j:stop]), base + j))
+        self._covered = max(self._covered, base + stop)
         return stop
 
     def _implausible(self, command: int, oid: int, payload_length: int) -> bool:
