@@ -60,7 +60,7 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Iterator[Work]:
     # scanned bytes: to the wire end of a frame read, or to the end of the input
     wrap(frame, "_unescape", "scanned", lambda a, r: (r[1] if r[0] is not None else a[2]) - a[1])
     wrap(frame, "_has_bare_start", "scanned", lambda a, r: len(a[0]) - a[1])
-    wrap(frame, "_can_hold", "scanned", lambda a, r: a[2] - a[1])
+    wrap(frame, "_lacks", "scanned", lambda a, r: min(a[2], len(a[0])) - a[1])
     wrap(_frameparse.Readings, "analyze", "frame starts read", lambda a, r: 1)
     wrap(frame._Lookahead, "_examine", "frame starts looked ahead", lambda a, r: 1)
     real_extend = _framebuffer.Unescaped.extend

@@ -178,9 +178,11 @@ class PrefixCRC:
         them over the whole span). Kept up only while spans are asked for near the data. The values
         before ``base`` (bytes already gone) are let go of.
         """
+        if upto - self._used >= 65536:
+            return  # not in use (the values left are let go of when they are used again)
         values = self._values
         last = self._origin + _STEP * (len(values) - 1)
-        if base <= last <= upto - _STEP and upto - self._used < 65536:
+        if base <= last <= upto - _STEP:
             self._extend(data, base, (upto - self._origin) >> 5)
         drop = (base - self._origin) >> 5
         if drop > 1024 and drop > len(values) // 2:  # the values before base are of no use any more

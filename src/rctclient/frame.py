@@ -767,13 +767,15 @@ class FrameDecoder:
         odd_lo = ODD_END_LO
         # The shortcuts decide the common cases in place; they need immutable bytes to slice.
         fast = self._shortcuts and isinstance(data, bytes)
+        nfast = n if fast else 0  # (j + 3 < nfast: a shortcut may look at the frame start at j)
         raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
-        # at most _BATCH events per round: frames count in ``frames``, other events lower ``limit``
-        frames = noise = invalid = crc_errors = 0
-        limit = _BATCH
+        # At most _BATCH events per round (room left); the frames the shortcuts make are counted as
+        # what is not ``others`` (events whose counters are kept where they are made).
+        room = _BATCH
+        others = noise = invalid = crc_errors = 0
         try:
-            while pos < n and frames < limit:
+            while pos < n and room:
                 j = find(b"+", pos)
                 if j != pos:
                     if j == -1:
@@ -796,13 +798,16 @@ class FrameDecoder:
                                 pos = j + 2
                                 stats.keepalives += 1
                                 append(KeepAlive(base + j - 2))
-                                limit -= 1
+                                room -= 1
+                                others += 1
                                 continue
                             # not a keep-alive: 'AT' is noise before the start token
                         else:
                             j -= 2
                     if not quiet_noise:
-                        limit -= self._noise(data, base, max(pos, covered), j)
+                        reported = self._noise(data, base, max(pos, covered), j)
+                        room -= reported
+                        others += reported
                     elif covered <= pos:
                         noise += j - pos  # the usual 0x00 before a frame
                     elif covered < j:
@@ -814,7 +819,7 @@ class FrameDecoder:
                 # would (a test compares both ways). Here: a complete frame without escapes, one with
                 # escapes after its length field where nothing was reported yet, a byte that is no
                 # command; the rarer ones in _shortcut().
-                if fast and j + 3 < n:
+                if j + 3 < nfast:
                     spec = commands[raw[j + 1]]
                     if spec is not None:
                         if spec[1] == 1:
@@ -839,20 +844,29 @@ class FrameDecoder:
                                 address = 0
                                 oid = unpack(raw, head)[0]
                                 at = head + 4
-                            body = raw[j + 1 : e]
-                            if crc(body, 0xFFFF) == (
+                            if crc(raw[j + 1 : e], 0xFFFF) == (
                                 (odd_hi[raw[e - 2]] ^ odd_lo[raw[e - 1]]) if (e - j) & 1 == 0 else 0
                             ):
-                                frames += 1
+                                room -= 1
                                 append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
                                 pos = e
                                 continue
                             crc_errors += 1
                             bad_data = raw[at : e - 2 if j >= covered else min(e - 2, at + _NESTED_DATA)]
                             received = (raw[e - 2] << 8) | raw[e - 1]
-                            event = (spec[0], oid, address, bad_data, received, calculated_crc(body), base + j, e - j)
+                            event = (
+                                spec[0],
+                                oid,
+                                address,
+                                bad_data,
+                                received,
+                                calculated_crc(raw[j + 1 : e]),
+                                base + j,
+                                e - j,
+                            )
                             append(new(CRCMismatch, event))
-                            limit -= 1
+                            room -= 1
+                            others += 1
                             pos = j + 1
                             if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
                                 covered = e
@@ -863,7 +877,7 @@ class FrameDecoder:
                             and length >= spec[4]
                             and raw[j + 2] != 0x2D
                             and (spec[1] == 1 or raw[j + 3] != 0x2D)
-                            and (n - j - 1 >= 2 * (e - j - 1) or not _can_hold(raw, j + 1, n, e - j - 1))
+                            and not _lacks(raw, j + 1, e, n)
                         ):
                             # escapes after the length field, the frame there (the wire holds its
                             # e - j - 1 bytes in twice as many at most): unescape, then the same check
@@ -871,17 +885,34 @@ class FrameDecoder:
                             if ubody is not None and crc(ubody, 0xFFFF) == (
                                 (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
                             ):
-                                frames += 1
+                                room -= 1
                                 at = spec[2]
                                 oid = unpack(ubody, at - 4)[0]
                                 address = unpack(ubody, at - 8)[0] if spec[3] else 0
                                 append(new(frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j)))
                                 pos = stop
                                 continue
+                        if (
+                            e > n
+                            and j >= covered
+                            and not eof
+                            and length >= spec[4]
+                            and raw[j + 2] != 0x2D
+                            and (spec[1] == 1 or raw[j + 3] != 0x2D)
+                        ):
+                            # incomplete (a frame split between two reads, the common case): wait,
+                            # unless something after it must be looked at
+                            wake = self._wait_for(raw, j, spec, length, e)
+                            if wake:
+                                self._wait_until = base + wake
+                                self._wake_on_start = True
+                                pos = j
+                                return
                         self._covered = base + covered
                         stop = self._shortcut(raw, base, j, spec, length)
                         if stop > 0:  # decided: one event
-                            limit -= 1
+                            room -= 1
+                            others += 1
                             covered = self._covered - base
                             pos = stop
                             continue
@@ -895,7 +926,8 @@ class FrameDecoder:
                         if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
                             invalid += 1
                             append(new(Garbage, (_INVALID_COMMAND, b"+", base + j)))
-                            limit -= 1
+                            room -= 1
+                            others += 1
                             pos = j + 1
                             if pos > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
                                 covered = pos
@@ -913,14 +945,14 @@ class FrameDecoder:
                 if stop < 0:  # it waits
                     pos = j
                     return
-                limit -= 1
+                room -= 1
+                others += 1
                 covered = self._covered - base
                 pos = stop
         finally:
             self._pos = base + pos
             self._covered = max(self._covered, base + covered)
-            if frames:
-                stats.frames += frames
+            stats.frames += _BATCH - room - others
             if crc_errors:
                 stats.crc_errors += crc_errors
             if noise or invalid:
@@ -954,7 +986,7 @@ class FrameDecoder:
             # The frame has escapes (no shortcut decided it): if its escaped reading is incomplete
             # and the literal one no frame, wait; else the thorough way.
             count = e - j - 1
-            missing = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
+            missing = _lacks(raw, j + 1, e, n)
             if not missing:
                 body, missing = _unescape(raw, j + 1, n, count)
                 if body is not None:
@@ -1123,7 +1155,7 @@ class FrameDecoder:
         length = header[1] if ls == 1 else (header[1] << 8) | header[2]
         count = 1 + ls + length + 2
         # (no Python loop over a frame that cannot be there; its wire takes 2 * count at most)
-        stop = _can_hold(raw, j + 1, n, count) if n - j - 1 < 2 * count else 0
+        stop = _lacks(raw, j + 1, j + 1 + count, n)
         body, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)  # stop: wire end, or missing
         if body is not None:
             if not crc_ok(body):
@@ -1201,15 +1233,22 @@ def _thorough_decoder(**kwargs: object) -> FrameDecoder:
     return dec
 
 
-def _can_hold(data: bytes, pos: int, end: int, count: int) -> int:
-    """How many unescaped bytes ``data[pos:end]`` lacks for ``count`` at least (0: it may hold them).
+def _lacks(data: bytes, pos: int, end: int, n: int) -> int:
+    """How many bytes ``data[pos:n]`` lacks at least for ``end - pos`` unescaped ones (0: it may hold them).
 
-    Counted in C: the escapes are at least the pairs ``--``, and exactly the ``-+`` when there is no
-    ``--``. (Callers keep ``end - pos`` below ``2 * count``: a frame's worth of bytes.)
+    For the shortcuts, before they unescape a frame with a Python loop per escape: a frame with
+    many escapes that is not all there (a flood of them, arriving in small reads) is not unescaped
+    at every read. Counted in C over the frame's bytes: the escapes in ``data[pos:end]`` are at least
+    its pairs ``--``, and exactly its ``-+`` when there is none; each pushes its end one byte further.
     """
-    dashes = data.count(b"--", pos, end)
-    available = end - pos - (dashes or data.count(b"-+", pos, end))
-    return count - available if available < count else 0
+    count = end - pos
+    if n - pos >= 2 * count:  # the wire holds count bytes in 2 * count at most
+        return 0
+    dashes = data.count(b"-", pos, end)
+    if dashes < 32:  # few escapes: the loop is cheaper than counting
+        return 0
+    escapes = data.count(b"--", pos, end) or data.count(b"-+", pos, end)
+    return end + escapes - n if end + escapes > n else 0
 
 
 def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
@@ -1246,9 +1285,7 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
     Returns ``(bytes, wire end)``, or ``(None, missing)`` with the number of unescaped bytes still
     missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
     """
-    # the pieces between escapes; a long frame's go into one bytearray (not an object per escape)
-    parts: list[bytes | bytearray] | bytearray = [] if count <= 512 else bytearray()
-    add = parts.append if isinstance(parts, list) else parts.extend
+    parts: list[bytes | bytearray] = []  # the pieces between escapes
     have = 0
     search = pos
     find = buf.find
@@ -1258,13 +1295,15 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
             stop = pos + count - have
             if stop > end:
                 return None, stop - end
-            add(buf[pos:stop])
-            return b"".join(parts) if isinstance(parts, list) else bytes(parts), stop
+            parts.append(buf[pos:stop])
+            return b"".join(parts), stop
         if k + 1 >= end:
             return None, count - have - (k - pos)
         if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
             # drop the '-' and go on from the escaped byte, which is copied as it is
-            add(buf[pos:k])
+            parts.append(buf[pos:k])
+            if len(parts) > 256:  # not an object per escape of a long frame
+                parts[:] = [b"".join(parts)]
             have += k - pos
             pos = k + 1
             search = k + 2
