@@ -775,7 +775,7 @@ class FrameDecoder:
         room = _BATCH
         others = noise = invalid = crc_errors = 0
         try:
-            while pos < n and room:
+            while room:  # (at the end of the input, find() is -1: the branch below returns)
                 j = find(b"+", pos)
                 if j != pos:
                     if j == -1:
@@ -784,7 +784,7 @@ class FrameDecoder:
                         if not eof:
                             if data.endswith(b"AT"):
                                 j -= 2
-                            elif data[n - 1] == 0x41:
+                            elif j > pos and data[n - 1] == 0x41:
                                 j -= 1
                         if j <= pos:
                             self._wait_until = base + n + 1
