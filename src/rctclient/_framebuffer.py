@@ -62,7 +62,9 @@ class StreamBuffer:
         drop = keep - self.base
         kept = len(data) - drop
         chunks = self._chunks
-        if kept > _GROW_MIN and kept > 4 * self.queued:
+        if not kept and len(chunks) == 1:  # the usual: all was used, one chunk came
+            data = chunks[0]
+        elif kept > _GROW_MIN and kept > 4 * self.queued:
             if isinstance(data, bytes):
                 data = bytearray(data[drop:])
                 self.copied += kept

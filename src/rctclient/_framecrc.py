@@ -22,7 +22,7 @@ from array import array
 from binascii import crc_hqx
 from typing import Final
 
-__all__ = ["ODD_END_HI", "ODD_END_LO", "PrefixCRC", "calculated_crc", "crc_ok", "shift"]
+__all__ = ["IN_USE", "ODD_END_HI", "ODD_END_LO", "PrefixCRC", "calculated_crc", "crc_ok", "shift"]
 
 INIT: Final = 0xFFFF
 
@@ -142,6 +142,8 @@ def shift(v: int, n: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 _STEP: Final = 32  # bytes between two kept prefix values (span() shifts by 5 for it)
+#: Prefix values are kept up while spans are asked for at most this far before the bytes let go of.
+IN_USE: Final = 65536
 
 
 class PrefixCRC:
@@ -154,12 +156,14 @@ class PrefixCRC:
     would start from, the values start again at the oldest byte there is.
     """
 
-    __slots__ = ("_origin", "_used", "_values")
+    __slots__ = ("_origin", "_values", "used")
 
     def __init__(self) -> None:
         self._origin = 0
         self._values = array("H", [0])  # CRC from 0 of seq[origin : origin + 32 * i]
-        self._used = -(1 << 62)  # the end of the last span asked for
+        #: The end of the last span asked for (read-only): the values are in use while the bytes let
+        #: go of are less than ``IN_USE`` before it.
+        self.used = -(1 << 62)
 
     def _extend(self, data: bytes | bytearray, base: int, k: int) -> None:
         """Compute the prefix values up to the ``k``-th."""
@@ -178,7 +182,7 @@ class PrefixCRC:
         them over the whole span). Kept up only while spans are asked for near the data. The values
         before ``base`` (bytes already gone) are let go of.
         """
-        if upto - self._used >= 65536:
+        if upto - self.used >= IN_USE:
             return  # not in use (the values left are let go of when they are used again)
         values = self._values
         last = self._origin + _STEP * (len(values) - 1)
@@ -204,7 +208,7 @@ class PrefixCRC:
         kb = (b - origin) >> 5
         if kb > last:
             self._extend(data, base, kb)
-        self._used = b
+        self.used = b
         start = origin - base
         v = crc_hqx(data[start + (ka << 5) : a - base], values[ka]) ^ init
         # qb ^ shift(qa ^ init, b - a), the shift written out: the decoder's hot spot on hostile input

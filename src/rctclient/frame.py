@@ -58,7 +58,7 @@ from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 from ._framebuffer import MAX_SPAN, StreamBuffer
-from ._framecrc import ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok
+from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok
 from ._frameparse import (
     COMMANDS,
     ESCAPE_TOKEN,
@@ -744,9 +744,14 @@ class FrameDecoder:
                 return
             self._wait_until = 0
         if buffer.queued:
-            # (32 bytes before the cursor are kept: the prefix CRC values a span starts from)
-            self._raw_crc.keep(buffer.data, buffer.base, self._pos)
-            buffer.join(max(buffer.base, self._pos - 32))
+            keep = self._pos
+            raw_crc = self._raw_crc
+            if keep - raw_crc.used < IN_USE:
+                # its values are in use: computed up to the cursor before the bytes go, and the 32
+                # bytes before it kept (the prefix value a span there starts from)
+                raw_crc.keep(buffer.data, buffer.base, keep)
+                keep = max(buffer.base, keep - 32)
+            buffer.join(keep)
         self._wake_on_start = False
         data = buffer.data
         base = buffer.base
@@ -877,7 +882,7 @@ class FrameDecoder:
                             and length >= spec[4]
                             and raw[j + 2] != 0x2D
                             and (spec[1] == 1 or raw[j + 3] != 0x2D)
-                            and not _lacks(raw, j + 1, e, n)
+                            and (n - j >= 2 * (e - j) or not _lacks(raw, j + 1, e, n))
                         ):
                             # escapes after the length field, the frame there (the wire holds its
                             # e - j - 1 bytes in twice as many at most): unescape, then the same check
@@ -1257,6 +1262,13 @@ def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
     In C: with the pairs ``--`` taken out (``replace`` pairs a run of '-' from its start, as
     unescaping does), a '+' is escaped exactly when a '-' is left before it.
     """
+    k = data.find(b"+", pos)
+    for _ in range(4):  # the usual answers, without copying the tail: none, or one of the first few
+        if k == -1:
+            return False
+        if _is_bare(data, k, pos):
+            return True
+        k = data.find(b"+", k + 1)
     tail = data[pos:]
     if b"--" in tail:
         tail = tail.replace(b"--", b"")
