@@ -984,8 +984,11 @@ class FrameDecoder:
             return j + 1
         e = j + 2 + spec.length_size + length + 2  # where the literal reading ends
         if e > n:
-            # incomplete: wait, unless something after it must be looked at
-            wake = 0 if eof else self._wait_for(raw, j, spec, length, e)
+            # incomplete (the escaped reading too: it needs at least as many bytes): at the end of
+            # the stream cut off; else wait, unless something after it must be looked at
+            if eof:
+                return self._truncated(raw, base, j)
+            wake = self._wait_for(raw, j, spec, length, e)
             return -(base + wake) if wake else 0
         if j >= covered:
             # The frame has escapes (no shortcut decided it): if its escaped reading is incomplete
@@ -1003,11 +1006,11 @@ class FrameDecoder:
         if e - j <= SHORT_SPAN:
             return 0
         # A long frame start inside bytes reported as bad (there can be one at every other byte): no
-        # scan over its span, and its CRC in constant time. No '-' up to dash_free: cached, so that
-        # finding the next '-' costs nothing per frame start.
+        # scan over its span, and its CRC in constant time. No '-' up to dash_free (a '-' there, or
+        # the end of the input then): cached, so that finding the next '-' costs nothing per frame start.
         dash_free = self._dash_free - base
-        if dash_free <= j:
-            k = raw.find(b"-", j)
+        if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
+            k = raw.find(b"-", dash_free if dash_free > j else j)
             dash_free = n if k == -1 else k
             self._dash_free = base + dash_free
         if dash_free < e:
