@@ -237,7 +237,7 @@ def test_a_good_frame_after_a_flood_is_found() -> None:
 
 
 def test_nested_bad_frames_carry_bounded_data() -> None:
-    # Frame starts inside bytes already reported as bad keep at most 256 bytes of payload each
+    # Frame starts inside bytes already reported as bad keep at most 240 bytes of payload each
     # (thousands of them can overlap); the outermost bad frame keeps all of its own.
     events = [e for e in frame.decode_frames(CASES["long_dense"].make(3 * FEED)) if isinstance(e, CRCMismatch)]
     assert len(events) > 1000

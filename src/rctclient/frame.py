@@ -58,7 +58,7 @@ from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 from ._framebuffer import MAX_SPAN, StreamBuffer
-from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok
+from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok, shift
 from ._frameparse import (
     COMMANDS,
     ESCAPE_TOKEN,
@@ -507,8 +507,9 @@ _BATCH: Final = 128
 _MAX_HELD_RUN: Final = 4096
 #: Start tokens examined after an incomplete frame, looking for a good frame that shows it was cut off.
 _LOOKAHEAD: Final = 1024
-#: Payload bytes kept in a CRCMismatch that starts inside bytes already reported as bad.
-_NESTED_DATA: Final = 256
+#: Payload bytes kept in a CRCMismatch that starts inside bytes already reported as bad: 240. (A
+#: frame longer than SHORT_SPAN has at least as many, so that its shortcut slices without a check.)
+_NESTED_DATA: Final = SHORT_SPAN - 16
 
 #: Bytes after a start token that do not decide anything before more bytes come: a command,
 #: EXTENSION (``<``), another start token.
@@ -670,7 +671,9 @@ class FrameDecoder:
         self._lookahead: _Lookahead | None = None
         self._pending: tuple[int, Open] | None = None  # the incomplete frame waited for, as last read
         self._run = (-1, 0)  # (start, end) of a run of start tokens waited on
-        self._dash_free = 0  # no '-' from the cursor up to this offset (when it is after the cursor)
+        self._dash_free = (
+            0  # no '-' from a long frame start in bad bytes up to here (a '-' here, or the input's end then)
+        )
         self._raw_crc = PrefixCRC()  # CRCs of spans of the received bytes, for long frames in bad bytes
         #: Off: every frame start is read the thorough way (for tests that compare both ways).
         self._shortcuts = True
@@ -766,6 +769,7 @@ class FrameDecoder:
         commands = COMMANDS
         new = _tuple_new
         frame_cls = Frame
+        mismatch_cls = CRCMismatch
         unpack = _unpack_u32
         crc = crc_hqx
         odd_hi = ODD_END_HI  # crc_ok(), written out (see _framecrc)
@@ -775,6 +779,7 @@ class FrameDecoder:
         nfast = n if fast else 0  # (j + 3 < nfast: a shortcut may look at the frame start at j)
         raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
+        dash_free = self._dash_free - base
         # At most _BATCH events per round (room left); the frames the shortcuts make are counted as
         # what is not ``others`` (events whose counters are kept where they are made).
         room = _BATCH
@@ -869,63 +874,76 @@ class FrameDecoder:
                                 base + j,
                                 e - j,
                             )
-                            append(new(CRCMismatch, event))
+                            append(new(mismatch_cls, event))
                             room -= 1
                             others += 1
                             pos = j + 1
                             if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
                                 covered = e
                             continue
-                        if (
-                            e <= n
-                            and j >= covered
-                            and length >= spec[4]
-                            and raw[j + 2] != 0x2D
-                            and (spec[1] == 1 or raw[j + 3] != 0x2D)
-                            and (n - j >= 2 * (e - j) or not _lacks(raw, j + 1, e, n))
-                        ):
-                            # escapes after the length field, the frame there (the wire holds its
-                            # e - j - 1 bytes in twice as many at most): unescape, then the same check
-                            ubody, stop = _unescape(raw, j + 1, n, e - j - 1)  # stop: wire end, or bytes missing
-                            if ubody is not None and crc(ubody, 0xFFFF) == (
-                                (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
-                            ):
+                        if j >= covered:
+                            if length >= spec[4] and raw[j + 2] != 0x2D and (spec[1] == 1 or raw[j + 3] != 0x2D):
+                                if e > n:
+                                    if not eof:
+                                        # incomplete (a frame split between two reads, the common
+                                        # case): wait, unless something after it must be looked at
+                                        wake = self._wait_for(raw, j, spec, length, e)
+                                        if wake:
+                                            self._wait_until = base + wake
+                                            self._wake_on_start = True
+                                            pos = j
+                                            return
+                                elif n - j >= 2 * (e - j) or not _lacks(raw, j + 1, e, n):
+                                    # escapes after the length field, the frame there (the wire holds
+                                    # its e - j - 1 bytes in twice as many at most): unescape, then check
+                                    ubody, stop = _unescape(raw, j + 1, n, e - j - 1)  # stop: wire end
+                                    if ubody is not None and crc(ubody, 0xFFFF) == (
+                                        (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
+                                    ):
+                                        room -= 1
+                                        at = spec[2]
+                                        oid = unpack(ubody, at - 4)[0]
+                                        address = unpack(ubody, at - 8)[0] if spec[3] else 0
+                                        append(
+                                            new(frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j))
+                                        )
+                                        pos = stop
+                                        continue
+                            shortcut = True
+                        elif e > n or length < spec[4]:
+                            shortcut = True
+                        else:
+                            shortcut = False  # (a frame start in bad bytes with escapes: the thorough way)
+                            if e - j > SHORT_SPAN:
+                                # Long frame starts inside bytes reported as bad, one after another,
+                                # when this one has no escapes: no '-' up to dash_free (a '-' there,
+                                # or the end of the input then), kept so that it costs nothing per start.
+                                if dash_free < e and (dash_free <= j or raw[dash_free] != 0x2D):
+                                    k = find(b"-", dash_free if dash_free > j else j)
+                                    dash_free = n if k == -1 else k
+                                if dash_free >= e:
+                                    self._dash_free = base + dash_free
+                                    stop, covered, made = self._bad_long_starts(raw, base, j, covered, room)
+                                    dash_free = self._dash_free - base
+                                    if made:  # (always: this start is one)
+                                        room -= made
+                                        others += made
+                                        pos = stop
+                                        continue
+                        if shortcut:
+                            self._covered = base + covered
+                            stop = self._shortcut(raw, base, j, spec, length)
+                            if stop > 0:  # decided: one event
                                 room -= 1
-                                at = spec[2]
-                                oid = unpack(ubody, at - 4)[0]
-                                address = unpack(ubody, at - 8)[0] if spec[3] else 0
-                                append(new(frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j)))
+                                others += 1
+                                covered = self._covered - base
                                 pos = stop
                                 continue
-                        if (
-                            e > n
-                            and j >= covered
-                            and not eof
-                            and length >= spec[4]
-                            and raw[j + 2] != 0x2D
-                            and (spec[1] == 1 or raw[j + 3] != 0x2D)
-                        ):
-                            # incomplete (a frame split between two reads, the common case): wait,
-                            # unless something after it must be looked at
-                            wake = self._wait_for(raw, j, spec, length, e)
-                            if wake:
-                                self._wait_until = base + wake
+                            if stop < 0:  # nothing to decide before this offset
+                                self._wait_until = -stop
                                 self._wake_on_start = True
                                 pos = j
                                 return
-                        self._covered = base + covered
-                        stop = self._shortcut(raw, base, j, spec, length)
-                        if stop > 0:  # decided: one event
-                            room -= 1
-                            others += 1
-                            covered = self._covered - base
-                            pos = stop
-                            continue
-                        if stop < 0:  # nothing to decide before this offset
-                            self._wait_until = -stop
-                            self._wake_on_start = True
-                            pos = j
-                            return
                     else:
                         c = raw[j + 1]
                         if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
@@ -957,6 +975,7 @@ class FrameDecoder:
         finally:
             self._pos = base + pos
             self._covered = max(self._covered, base + covered)
+            self._dash_free = base + dash_free
             stats.frames += _BATCH - room - others
             if crc_errors:
                 stats.crc_errors += crc_errors
@@ -964,10 +983,93 @@ class FrameDecoder:
                 stats.garbage_bytes += noise + invalid
                 stats.invalid_commands += invalid
 
+    def _bad_long_starts(self, raw: bytes, base: int, j: int, covered: int, room: int) -> tuple[int, int, int]:
+        """The shortcut for long frame starts inside bytes reported as bad (``covered``: where those
+        end), from ``raw[j]`` on while the start tokens after it are such ones too: there can be one
+        at every other byte. Each costs the same whatever its length: no scan over its span (no '-'
+        up to ``_dash_free``, kept), its CRC in constant time.
+
+        Returns where to go on, the new ``covered`` and the number of events made (at most ``room``;
+        none: ``raw[j]`` is not such a start, or has escapes, for the other ways to decide).
+        """
+        n = len(raw)
+        find = raw.find
+        span = self._raw_crc.span
+        append = self._queue.append
+        dash_free = self._dash_free - base
+        made = crc_errors = 0
+        last_m = last_a = last_b = from0 = init_m = -1
+        try:
+            while True:
+                spec = COMMANDS[raw[j + 1]]
+                if spec is None:
+                    return j, covered, made
+                if spec[1] == 1:
+                    length = raw[j + 2]
+                    head = j + 3
+                else:
+                    length = (raw[j + 2] << 8) | raw[j + 3]
+                    head = j + 4
+                e = head + length + 2
+                if e > n or e - j <= SHORT_SPAN or length < spec[4]:
+                    return j, covered, made
+                # No '-' up to dash_free (a '-' there, or the end of the input then).
+                if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
+                    k = find(b"-", dash_free if dash_free > j else j)
+                    dash_free = n if k == -1 else k
+                if dash_free < e:
+                    return j, covered, made  # escapes: the thorough way
+                # no escapes: both readings are these bytes
+                if spec[3]:
+                    address = _unpack_u32(raw, head)[0]
+                    oid = _unpack_u32(raw, head + 4)[0]
+                    at = head + 8
+                else:
+                    address = 0
+                    oid = _unpack_u32(raw, head)[0]
+                    at = head + 4
+                # The CRC of raw[a:b] (command to payload), as the CRC from 0 plus what 0xFFFF
+                # becomes over m bytes. Frame starts of the same length one after another (what a
+                # flood of them is): the span moves on, one CRC over the bytes it gains plus one over
+                # those it drops, carried over m bytes.
+                a = j + 1
+                b = e - 2
+                m = b - a
+                if m == last_m:
+                    from0 = crc_hqx(raw[last_b:b], from0) ^ shift(crc_hqx(raw[last_a:a], 0), m)
+                else:
+                    from0 = span(raw, base, base + a, base + b, 0)
+                    last_m = m
+                    init_m = shift(0xFFFF, m)
+                last_a = a
+                last_b = b
+                calculated = from0 ^ init_m
+                if m & 1:  # an odd body: padded (as calculated_crc does)
+                    calculated = crc_hqx(b"\x00", calculated)
+                received = (raw[e - 2] << 8) | raw[e - 1]
+                made += 1
+                if calculated == received:
+                    self.stats.frames += 1
+                    append(_tuple_new(Frame, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
+                    return e, covered, made
+                crc_errors += 1
+                event = (spec[0], oid, address, raw[at : at + _NESTED_DATA], received, calculated, base + j, e - j)
+                append(_tuple_new(CRCMismatch, event))
+                if e > covered:  # noqa: PLR1730 - max() is a call, this a hot loop on hostile input
+                    covered = e
+                # The next start token, when it is one inside bad bytes too (the bytes before it are
+                # then part of those: nothing to count) and no keep-alive ('AT+') can begin there.
+                k = find(b"+", j + 1)
+                if made == room or k == -1 or k >= covered or k + 3 >= n or raw[k - 1] == 0x54:
+                    return j + 1, covered, made
+                j = k
+        finally:
+            self._dash_free = base + dash_free
+            self.stats.crc_errors += crc_errors
+
     def _shortcut(self, raw: bytes, base: int, j: int, spec: CommandSpec, length: int) -> int:
         """The rarer shortcuts for the frame start at ``raw[j]`` (length field ``length`` as the bytes
-        say): a length field too short, a frame still incomplete, a long frame start inside bytes
-        reported as bad, an escape in the length field.
+        say): a length field too short, a frame still incomplete, an escape in the length field.
 
         Returns where to go on after the one event it made, minus the offset before which there is
         nothing to decide, or 0: read it the thorough way.
@@ -1003,38 +1105,7 @@ class FrameDecoder:
                 return 0
             wake = self._wait_for(raw, j, spec, length, n + missing - 1)
             return -(base + wake) if wake else 0
-        if e - j <= SHORT_SPAN:
-            return 0
-        # A long frame start inside bytes reported as bad (there can be one at every other byte): no
-        # scan over its span, and its CRC in constant time. No '-' up to dash_free (a '-' there, or
-        # the end of the input then): cached, so that finding the next '-' costs nothing per frame start.
-        dash_free = self._dash_free - base
-        if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
-            k = raw.find(b"-", dash_free if dash_free > j else j)
-            dash_free = n if k == -1 else k
-            self._dash_free = base + dash_free
-        if dash_free < e:
-            return 0
-        # no escapes: both readings are these bytes
-        head = j + 2 + spec.length_size
-        address = _unpack_u32(raw, head)[0] if spec.plant else 0
-        at = head + spec.header_size - 1 - spec.length_size  # the payload
-        oid = _unpack_u32(raw, at - 4)[0]
-        calculated = self._raw_crc.span(raw, base, base + j + 1, base + e - 2)
-        if (e - j) & 1 == 0:  # an odd body: padded (as _framecrc.calculated_crc does)
-            calculated = crc_hqx(b"\x00", calculated)
-        received = (raw[e - 2] << 8) | raw[e - 1]
-        if calculated == received:
-            self.stats.frames += 1
-            self._queue.append(_tuple_new(Frame, (spec.command, oid, address, raw[at : e - 2], base + j, e - j)))
-            return e
-        self.stats.crc_errors += 1
-        bad_data = raw[at : min(e - 2, at + _NESTED_DATA)]
-        self._queue.append(
-            _tuple_new(CRCMismatch, (spec.command, oid, address, bad_data, received, calculated, base + j, e - j))
-        )
-        self._covered = max(self._covered, base + e)
-        return j + 1
+        return 0  # (a long one without escapes was decided in _fill())
 
     def _thorough(self, data: bytes | bytearray, base: int, j: int) -> int:
         """Read the frame start at ``data[j]`` the thorough way and decide it: where to go on after the
@@ -1047,7 +1118,7 @@ class FrameDecoder:
         if j + 1 < n and COMMANDS[data[j + 1]] is None:
             out: Outcome = no_command(data, base, jabs)  # nothing to read
         else:
-            if readings is None or jabs >= readings.unescaped.done or jabs - readings.origin > MAX_SPAN:
+            if readings is None or jabs >= readings.unescaped.done or jabs - readings.unescaped.origin > MAX_SPAN:
                 readings = self._readings = Readings(self._buffer, jabs, self._raw_crc)
                 readings.eof = eof
                 self._lookahead = None
