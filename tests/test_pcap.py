@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -707,22 +705,3 @@ def test_cli_timestamps_out_of_range_are_no_traceback(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["read-pcap", *args, str(path)])
         assert result.exit_code == 0, result.output
         assert result.exception is None
-
-
-def test_a_pipe_is_decoded_as_it_comes_not_when_it_ends() -> None:
-    """``tcpdump -U -w - | rctclient read-pcap -``: the reader does not wait for a full read buffer."""
-    conv = simple_conversation()
-    data = pcap_bytes(conv.packets)
-    r, w = os.pipe()
-    with os.fdopen(r, "rb") as pipe, os.fdopen(w, "wb", buffering=0) as writer:
-        writer.write(data[: len(data) - 100])  # up to the answer, and the writer stays open
-        it = iter(read_capture(pipe))
-        timer = threading.Timer(10, writer.close)  # were the reader to wait for more, end the pipe: the test fails
-        timer.start()
-        first = next(it)
-        assert timer.is_alive()
-        timer.cancel()
-        assert first.description.kind == "frame" and first.direction is Direction.TO_DEVICE
-        writer.write(data[len(data) - 100 :])
-        writer.close()
-        assert frames([first, *it]) == EXPECTED

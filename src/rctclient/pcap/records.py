@@ -135,8 +135,14 @@ def open_records(f: IO[bytes], stats: CaptureStats, max_packet: int) -> Iterator
     if magic == _SHB_MAGIC:
         if not inp.fill(12):
             raise CaptureError("pcapng file header cut short")
-        if inp.buf[8:12] not in (_BOM_LITTLE, _BOM_BIG):
+        bom = inp.buf[8:12]
+        if bom not in (_BOM_LITTLE, _BOM_BIG):
             raise CaptureError("not a pcapng file (bad byte-order magic)")
+        if not inp.fill(16):
+            raise CaptureError("pcapng file header cut short")
+        major, minor = struct.unpack_from("<HH" if bom == _BOM_LITTLE else ">HH", inp.buf, 12)
+        if major != 1:
+            raise CaptureError(f"pcapng version {major}.{minor} is not supported (only 1.x)")
         return _pcapng_records(inp, stats, max_packet)
     if magic not in _PCAP_MAGICS:
         raise CaptureError(f"not a pcap or pcapng file (it starts with 0x{magic.hex()})")
@@ -161,14 +167,14 @@ def _pcap_records(inp: _Input, magic: bytes, link: int, stats: CaptureStats, max
     while True:
         if len(buf) - pos >= hlen:
             sec, frac, caplen = record(buf, pos)
+            if caplen > max_packet:
+                stats.error = f"corrupt pcap record at byte {inp.position + pos - inp.pos} (length {caplen})"
+                return
             end = pos + hlen + caplen
             if end <= len(buf):
                 yield sec + frac * scale, link, buf[pos + hlen : end]
                 pos = end
                 continue
-            if caplen > max_packet:
-                stats.error = f"corrupt pcap record at byte {inp.position + pos - inp.pos} (length {caplen})"
-                return
             need = hlen + caplen
         else:
             need = hlen
