@@ -9,7 +9,7 @@ cannot make the reader grow.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Final
 
@@ -36,11 +36,12 @@ class PendingRequests:
 
     def __init__(self, limits: CaptureLimits, give_up: Callable[[int, int], None]) -> None:
         # Insertion order is waiting order: a key is deleted once nothing of it waits, so the first
-        # key is the one whose oldest request has waited longest (unless times go backwards).
-        self._waiting: dict[Key, deque[float]] = {}
+        # key is the one whose oldest request has waited longest (unless times go backwards). An
+        # OrderedDict: taking the first of a dict whose first keys were deleted scans past them.
+        self._waiting: OrderedDict[Key, deque[float]] = OrderedDict()
         self._count = 0
         # keys asked for with READ_PERIODICALLY: their answers keep coming without requests
-        self._periodic: dict[Key, None] = {}
+        self._periodic: OrderedDict[Key, None] = OrderedDict()
         self._max = limits.max_pending_requests
         self._timeout = limits.answer_timeout
         self._give_up = give_up
@@ -53,19 +54,21 @@ class PendingRequests:
         if periodic:
             self._periodic[key] = None
             if len(self._periodic) > self._max:
-                del self._periodic[next(iter(self._periodic))]
+                self._periodic.popitem(last=False)
         waiting = self._waiting.get(key)
-        if waiting is None:
-            if self._count >= self._max:
-                old_key = next(iter(self._waiting))
-                self._drop(old_key, self._waiting.pop(old_key))
-            waiting = self._waiting[key] = deque()
-        else:
+        if waiting is not None:
             self._expire(key, waiting, time)
             if len(waiting) >= MAX_PER_KEY:
                 waiting.popleft()
                 self._count -= 1
                 self._give_up(key[0], 1)
+        if self._count >= self._max:
+            old_key, old = self._waiting.popitem(last=False)
+            self._drop(old_key, old)
+            if old_key == key:
+                waiting = None
+        if waiting is None:
+            waiting = self._waiting[key] = deque()
         waiting.append(time)
         self._count += 1
 

@@ -55,7 +55,7 @@ class CaptureLimits:
     #: Bytes held by all open connections together: out-of-order data waiting for a hole to be
     #: filled and incomplete frames inside the decoders. Above it, the least recently active
     #: connections (other than the one of the packet at hand) are closed as with ``max_flows``.
-    max_held_bytes: int = 32 << 20
+    max_held_bytes: int = 16 << 20
     #: Out-of-order data held per direction of a connection (each segment counts 128 bytes more
     #: for its bookkeeping); above it, the hole in front is given up as a gap.
     max_out_of_order: int = 256 << 10
