@@ -705,3 +705,47 @@ def test_cli_timestamps_out_of_range_are_no_traceback(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["read-pcap", *args, str(path)])
         assert result.exit_code == 0, result.output
         assert result.exception is None
+
+
+# -- flags -------------------------------------------------------------------------------------------
+
+
+def test_every_flag_of_describe_has_its_kind() -> None:
+    """rctclient.describe writes its flags as text; the reader turns each into a Flag of a known kind."""
+    from rctclient.describe import describe_event
+    from rctclient.frame import Extension, KeepAlive
+    from rctclient.pcap.reader import flag_of
+
+    frame = Frame(Command.RESPONSE, SOC.object_id, 0, b"\x00", 0, 10)  # 1 byte for a FLOAT: bad payload
+    events = [
+        (CRCMismatch(Command.READ, SOC.object_id, 0, b"", 0x1234, 0xABCD, 0, 9), FlagKind.CRC_MISMATCH),
+        (frame, FlagKind.BAD_PAYLOAD),
+        (frame._replace(id=0x12345678), FlagKind.UNKNOWN_OID),
+        (KeepAlive(0), FlagKind.KEEP_ALIVE),
+        (Extension(b"+<\xe1", 0), FlagKind.EXTENSION),
+        *((Garbage(reason, b"x", 0), FlagKind(reason.value)) for reason in GarbageReason),
+    ]
+    for event, kind in events:
+        (text,) = describe_event(event).flags
+        flag = flag_of(text)
+        assert flag.kind is kind, text
+        assert str(flag) == text.replace(" (", ": ").rstrip(")") if kind is FlagKind.CRC_MISMATCH else text
+    assert str(flag_of("crc mismatch (received 0x1234, calculated 0xABCD)")) == (
+        "crc mismatch: received 0x1234, calculated 0xABCD"
+    )
+    assert flag_of("something new: 3") == Flag(FlagKind.OTHER, "something new: 3")
+    assert str(flag_of("something new: 3")) == "something new: 3"
+
+
+def test_a_frame_fed_in_more_tiny_segments_than_are_remembered_is_placed_at_its_last_one() -> None:
+    """Positions of at most 4,096 segments are kept per direction; beyond, every other one is dropped."""
+    payload = bytes(range(256)) * 20  # every byte value: escapes included
+    answer = make_frame(Command.LONG_RESPONSE, 0x12345678, payload)
+    conv = Conv()
+    conv.handshake()
+    conv.send(True, make_frame(Command.READ, 0x12345678))
+    last = conv.send(False, answer, chunks=[1] * len(answer))[-1]
+    with read_capture(io.BytesIO(pcap_bytes(conv.packets))) as reader:
+        evs = [e for e in reader if isinstance(e.event, Frame)]
+    assert len(answer) > 5000 and [e.event.data for e in evs] == [b"", payload]
+    assert evs[1].packet == last + 1 and evs[1].latency is not None
