@@ -749,3 +749,30 @@ def test_a_frame_fed_in_more_tiny_segments_than_are_remembered_is_placed_at_its_
         evs = [e for e in reader if isinstance(e.event, Frame)]
     assert len(answer) > 5000 and [e.event.data for e in evs] == [b"", payload]
     assert evs[1].packet == last + 1 and evs[1].latency is not None
+
+
+def test_cli_max_flows_evicts_flags_and_warns(tmp_path: Path) -> None:
+    a, b = Conv(client_port=40000), Conv(client_port=40001)
+    req, resp = read(0.5)
+    for conv in (a, b):
+        conv.handshake()
+        conv.send(True, req)
+    for conv in (a, b):
+        conv.send(False, resp)
+    path = tmp_path / "two.pcap"
+    path.write_bytes(pcap_bytes(a.packets[:4] + b.packets[:4] + a.packets[4:] + b.packets[4:]))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["read-pcap", "--max-flows", "1", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    # b's SYN evicts a; a's answer (a new flow: 3) evicts b; b's answer evicts flow 3
+    evicted = [line for line in lines if "[evicted]" in line]
+    assert len(evicted) == 3 and "flow evicted: 1 connection open (max_flows)" in evicted[0]
+    assert "3 connections were closed early to bound memory" in result.stderr
+    summary = json.loads(runner.invoke(cli, ["read-pcap", "--max-flows", "1", "--summary", "--json", str(path)]).stdout)
+    assert summary["totals"]["evicted_flows"] == 3 and summary["totals"]["unanswered"] == 2
+    assert [f["evicted"] for f in summary["flows"]] == [True, True, True, False]
+    table = runner.invoke(cli, ["read-pcap", "--max-flows", "1", "--summary", str(path)]).stdout
+    assert "evicted" in table.splitlines()[0]
+    default = runner.invoke(cli, ["read-pcap", str(path)]).stdout
+    assert "[evicted]" not in default and default.count("after 1.0 ms") == 2

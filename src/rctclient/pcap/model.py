@@ -310,8 +310,9 @@ class CaptureStats:
         if self.unsupported_link:
             out.append(f"{self.unsupported_link} packets on interfaces of unsupported link types skipped")
         if self.evicted_flows:
+            n = self.evicted_flows
             out.append(
-                f"{self.evicted_flows} connections were closed early to bound memory "
+                f"{n} connection{' was' if n == 1 else 's were'} closed early to bound memory "
                 "(too many open at once, or too much data held; see the 'flow evicted' events)"
             )
         return out

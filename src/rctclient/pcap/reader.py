@@ -286,7 +286,8 @@ class CaptureReader:
     def _open(self, key: tuple[bytes, int, bytes, int], time: float) -> _Conn:
         limits = self.limits
         if len(self._conns) >= limits.max_flows:
-            self._evict(f"{len(self._conns):,} connections open (max_flows)", time)
+            n = len(self._conns)
+            self._evict(f"{n:,} connection{'s' if n != 1 else ''} open (max_flows)", time)
         stats = self.stats
         stats.flows += 1
         flow = Flow(stats.flows, _address(key[0]), key[1], _address(key[2]), key[3])
@@ -391,7 +392,7 @@ class CaptureReader:
             desc = EventDescription(
                 offset=offset,
                 kind="evicted",
-                text="connection closed early to bound memory",
+                text="closed early to bound memory",
                 flags=(f"flow evicted: {evicted}",),
             )
             flags = (Flag(FlagKind.FLOW_EVICTED, evicted),)
