@@ -35,7 +35,7 @@ from pcap_helpers import (
 )
 from rctclient.cli import cli
 from rctclient.cli._common import EXIT_BAD_INPUT
-from rctclient.frame import CRCMismatch, Frame, Garbage, GarbageReason, make_frame
+from rctclient.frame import CRCMismatch, Event, Frame, Garbage, GarbageReason, make_frame
 from rctclient.pcap import CaptureError, CaptureEvent, Direction, Flag, FlagKind, Gap, read_capture, summarize
 from rctclient.registry import REGISTRY
 from rctclient.types import Command
@@ -717,7 +717,7 @@ def test_every_flag_of_describe_has_its_kind() -> None:
     from rctclient.pcap.reader import flag_of
 
     frame = Frame(Command.RESPONSE, SOC.object_id, 0, b"\x00", 0, 10)  # 1 byte for a FLOAT: bad payload
-    events = [
+    events: list[tuple[Event, FlagKind]] = [
         (CRCMismatch(Command.READ, SOC.object_id, 0, b"", 0x1234, 0xABCD, 0, 9), FlagKind.CRC_MISMATCH),
         (frame, FlagKind.BAD_PAYLOAD),
         (frame._replace(id=0x12345678), FlagKind.UNKNOWN_OID),
@@ -747,7 +747,7 @@ def test_a_frame_fed_in_more_tiny_segments_than_are_remembered_is_placed_at_its_
     last = conv.send(False, answer, chunks=[1] * len(answer))[-1]
     with read_capture(io.BytesIO(pcap_bytes(conv.packets))) as reader:
         evs = [e for e in reader if isinstance(e.event, Frame)]
-    assert len(answer) > 5000 and [e.event.data for e in evs] == [b"", payload]
+    assert len(answer) > 5000 and [e.event.data for e in evs if isinstance(e.event, Frame)] == [b"", payload]
     assert evs[1].packet == last + 1 and evs[1].latency is not None
 
 
