@@ -289,9 +289,10 @@ class CaptureStats:
     keepalives: int = 0
     extensions: int = 0
     unsolicited: int = 0
-    #: Requests never answered, per object ID (the known ones, and up to 4096 unknown ones) ...
+    #: Requests never answered, per object ID: those of the registry, and others until 4,096
+    #: object IDs are counted here ...
     unanswered: Counter[int] = field(default_factory=Counter)
-    #: ... and those of the further unknown object IDs, together.
+    #: ... and those of the further object IDs, together.
     unanswered_other: int = 0
     #: TCP ports of the packets skipped for their port (to hint at a wrong ``port``).
     other_ports: Counter[int] = field(default_factory=Counter)

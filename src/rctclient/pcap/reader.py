@@ -267,6 +267,7 @@ class CaptureReader:
             other_stream.ack(ack)
             if other_stream.pieces:
                 self._deliver(conn, other)
+            if other.held:  # an acknowledged hole lets held data go (or be dropped as seen before)
                 self._account(other)
         if flags & TCP_RST or (
             stream.fin_seq is not None and other.stream.fin_seq is not None and stream.closed and other.stream.closed
