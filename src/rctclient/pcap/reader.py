@@ -249,17 +249,8 @@ class CaptureReader:
         stream = side.stream
         packet = self._packet
         offset = stream.segment(seq, flags, payload, wire, packet, time)
-        if offset >= 0:  # the common case, as _feed does it
-            side.segmap.append((offset, packet, time))
-            if len(side.segmap) > _MAX_SEGMAP:
-                side.segmap = _thin(side.segmap)
-            self.stats.payload_bytes += wire
-            if to_device:
-                fs.bytes_to_device += wire
-            else:
-                fs.bytes_from_device += wire
-            side.decoder.feed(payload)
-            self._drain(conn, side)
+        if offset >= 0:  # the common case: the next data, whole
+            self._feed(conn, side, offset, payload, packet, time)
         elif stream.pieces:
             self._deliver(conn, side)
         if flags & TCP_ACK:
