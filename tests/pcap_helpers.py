@@ -1,8 +1,9 @@
 """Build capture files from known byte streams, for the tests of :mod:`rctclient.pcap`.
 
-Packets are built by hand (IPv4/IPv6, TCP and the link layers) so that the reader's use of dpkt is
-checked against independently made bytes; the files are written with dpkt's writers and, for the
-cases they do not cover, by hand.
+Packets are built by hand (IPv4/IPv6, TCP and the link layers); files are written with dpkt's
+writers (an implementation independent of the reader's, which uses only struct) and, for the cases
+they do not cover (big-endian pcapng sections, time stamp resolutions, simple and obsolete packet
+blocks, corrupt blocks, many connections), by hand.
 """
 
 from __future__ import annotations
