@@ -17,6 +17,8 @@ import pytest
 from pcap_helpers import ACK, PSH, SYN, Conv, client_address, pcap_bytes, pcap_header, pcap_record, tcp_ip
 from rctclient.frame import Frame, make_frame
 from rctclient.pcap import (
+    MAX_OBJECT_IDS,
+    OTHER_OBJECTS,
     CaptureEvent,
     CaptureLimits,
     CaptureReader,
@@ -24,6 +26,7 @@ from rctclient.pcap import (
     Evicted,
     FlagKind,
     read_capture,
+    summarize,
 )
 from rctclient.pcap.answers import MAX_PER_KEY, PendingRequests
 from rctclient.pcap.tcp import SEGMENT_OVERHEAD
@@ -144,6 +147,23 @@ def test_requests_that_are_never_answered_are_bounded() -> None:
     assert sum(stats.unanswered.values()) + stats.unanswered_other == 10_000
     assert len(stats.unanswered) == 4096 and stats.unanswered_other == 10_000 - 4096
     assert peak < 3_000_000, peak
+
+
+def test_the_summary_of_very_many_object_ids_is_bounded() -> None:
+    """Unknown object IDs beyond MAX_OBJECT_IDS are summarized together; the registry's always one by one."""
+    ids = random.Random(2).sample(range(1 << 32), MAX_OBJECT_IDS + 100)
+    conv = Conv()
+    conv.handshake()
+    conv.send(True, b"".join(make_frame(Command.READ, oid) for oid in ids) + READ_SOC)
+    conv.send(False, ANSWER_SOC)
+    with read_capture(io.BytesIO(pcap_bytes(conv.packets))) as reader:
+        rows = summarize(reader, reader.stats)
+    assert len(rows) == MAX_OBJECT_IDS + 2
+    other, soc = rows[-1], next(r for r in rows if r.name == "battery.soc")
+    assert (other.object_id, other.requests, other.unanswered) == (OTHER_OBJECTS, 100, 100)
+    assert other.as_dict()["id"] == "other" and other.name == "(other object IDs)"
+    assert (soc.requests, soc.answers, soc.unanswered) == (1, 1, 0)
+    assert sum(r.unanswered for r in rows) == MAX_OBJECT_IDS + 100
 
 
 def test_pending_requests_bounds() -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from .model import (
     DEFAULT_PORT,
+    MAX_OBJECT_IDS,
     CaptureError,
     CaptureEvent,
     CaptureLimits,
@@ -49,10 +50,12 @@ from .model import (
     Gap,
 )
 from .reader import CaptureReader, read_capture
-from .summary import ObjectSummary, summarize
+from .summary import OTHER_OBJECTS, ObjectSummary, summarize
 
 __all__ = [
     "DEFAULT_PORT",
+    "MAX_OBJECT_IDS",
+    "OTHER_OBJECTS",
     "CaptureError",
     "CaptureEvent",
     "CaptureLimits",

@@ -18,6 +18,7 @@ from ..frame import Event, GarbageReason
 
 __all__ = [
     "DEFAULT_PORT",
+    "MAX_OBJECT_IDS",
     "CaptureError",
     "CaptureEvent",
     "CaptureLimits",
@@ -34,6 +35,9 @@ __all__ = [
 
 #: The TCP port of the inverters.
 DEFAULT_PORT: Final = 8899
+#: Object IDs outside the registry counted one by one (``CaptureStats.unanswered``, :func:`summarize`);
+#: a capture that names more (a hostile one: every 9-byte READ can name another) has them counted together.
+MAX_OBJECT_IDS: Final = 4096
 
 
 class CaptureError(RctClientException):
@@ -289,8 +293,8 @@ class CaptureStats:
     keepalives: int = 0
     extensions: int = 0
     unsolicited: int = 0
-    #: Requests never answered, per object ID: those of the registry, and others until 4,096
-    #: object IDs are counted here ...
+    #: Requests never answered, per object ID: those of the registry, and others until
+    #: MAX_OBJECT_IDS object IDs are counted here ...
     unanswered: Counter[int] = field(default_factory=Counter)
     #: ... and those of the further object IDs, together.
     unanswered_other: int = 0

@@ -27,6 +27,7 @@ from ..types import Command
 from .answers import PendingRequests
 from .model import (
     DEFAULT_PORT,
+    MAX_OBJECT_IDS,
     CaptureEvent,
     CaptureLimits,
     CaptureStats,
@@ -53,8 +54,6 @@ _WRONG_DIRECTION: Final = (Flag(FlagKind.WRONG_DIRECTION),)
 _SWEEP_EVERY: Final = 60.0
 #: Segment positions kept per direction to tell which packet completed an event (see _Side).
 _MAX_SEGMAP: Final = 4096
-#: Distinct object IDs counted in ``stats.unanswered`` besides the registry's.
-_MAX_UNANSWERED_IDS: Final = 4096
 
 _KINDS: Final = {k.value: k for k in FlagKind if k is not FlagKind.OTHER}
 
@@ -397,7 +396,7 @@ class CaptureReader:
 
     def _unanswered(self, object_id: int, n: int) -> None:
         counter = self.stats.unanswered
-        if object_id in counter or object_id in self._registry or len(counter) < _MAX_UNANSWERED_IDS:
+        if object_id in counter or object_id in self._registry or len(counter) < MAX_OBJECT_IDS:
             counter[object_id] += n
         else:
             self.stats.unanswered_other += n

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..frame import CRCMismatch, Frame
 from ..types import Command
-from .model import CaptureEvent, CaptureStats, FlagKind
+from .model import MAX_OBJECT_IDS, CaptureEvent, CaptureStats, FlagKind
 
-__all__ = ["ObjectSummary", "summarize"]
+__all__ = ["OTHER_OBJECTS", "ObjectSummary", "summarize"]
+
+#: The ``object_id`` of the summary of the object IDs beyond :data:`MAX_OBJECT_IDS` outside the registry.
+OTHER_OBJECTS: Final = -1
 
 
 @dataclass(slots=True)
@@ -39,7 +42,7 @@ class ObjectSummary:
             return None if v is None else round(v * 1000, 3)
 
         return {
-            "id": f"0x{self.object_id:08X}",
+            "id": "other" if self.object_id == OTHER_OBJECTS else f"0x{self.object_id:08X}",
             "name": self.name,
             "requests": self.requests,
             "answers": self.answers,
@@ -60,13 +63,20 @@ def summarize(
     ``events`` is typically a :class:`~rctclient.pcap.CaptureReader`; pass its ``stats`` (after
     the iteration, which this function does) to count the unanswered requests too. ``oids`` keeps
     only those object IDs.
+
+    Object IDs outside the registry are summarized one by one until :data:`MAX_OBJECT_IDS` are;
+    further ones together, in one summary of ``object_id`` :data:`OTHER_OBJECTS` (sorted last).
     """
     found: dict[int, ObjectSummary] = {}
 
     def get(oid: int, name: str | None) -> ObjectSummary:
         s = found.get(oid)
         if s is None:
-            s = found[oid] = ObjectSummary(oid, name)
+            if name is None and len(found) >= MAX_OBJECT_IDS:  # not in the registry (it would have a name)
+                oid, name = OTHER_OBJECTS, "(other object IDs)"
+                s = found.get(oid)
+            if s is None:
+                s = found[oid] = ObjectSummary(oid, name)
         return s
 
     for ev in events:
@@ -97,4 +107,6 @@ def summarize(
         for oid, n in stats.unanswered.items():
             if oids is None or oid in oids:
                 get(oid, None).unanswered += n
-    return [found[k] for k in sorted(found)]
+        if stats.unanswered_other and oids is None:
+            get(OTHER_OBJECTS, "(other object IDs)").unanswered += stats.unanswered_other
+    return [found[k] for k in sorted(found, key=lambda k: (k == OTHER_OBJECTS, k))]
