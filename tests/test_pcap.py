@@ -776,3 +776,8 @@ def test_cli_max_flows_evicts_flags_and_warns(tmp_path: Path) -> None:
     assert "evicted" in table.splitlines()[0]
     default = runner.invoke(cli, ["read-pcap", str(path)]).stdout
     assert "[evicted]" not in default and default.count("after 1.0 ms") == 2
+    from rctclient.cli.commands.pcap import read_pcap
+    from rctclient.pcap import CaptureLimits
+
+    option = next(p for p in read_pcap.params if p.name == "max_flows")
+    assert option.default == CaptureLimits().max_flows  # the CLI's default is the library's
