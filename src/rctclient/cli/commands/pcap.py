@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_NOT_FOUND, CliError, emit
+from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, emit
 
 if TYPE_CHECKING:
     from ...pcap import CaptureEvent, CaptureReader
@@ -35,9 +35,9 @@ def _oids(patterns: tuple[str, ...]) -> set[int] | None:
 
 
 def _time(t: float) -> str:
-    from ...pcap import _utc_datetime  # noqa: PLC0415
+    from ...pcap.model import utc_datetime  # noqa: PLC0415
 
-    when = _utc_datetime(t)
+    when = utc_datetime(t)
     return f"{t:.6f}" if when is None else when.strftime("%H:%M:%S.%f")  # a corrupt time stamp: as it is
 
 
@@ -47,7 +47,7 @@ def _table_line(values: tuple[str, ...]) -> str:
 
 def _table_row(ev: CaptureEvent) -> str:
     d = ev.description
-    flags = list(ev.flags)
+    flags = [str(f) for f in ev.flags]
     if ev.latency is not None:
         flags.append(f"after {ev.latency * 1000:.1f} ms")
     text = d.text if d.kind in ("frame", "crc-mismatch") else f"[{d.kind}] {d.text}"
@@ -99,11 +99,12 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
         "keepalives": stats.keepalives,
         "extensions": stats.extensions,
         "unsolicited": stats.unsolicited,
-        "unanswered": sum(stats.unanswered.values()),
+        "unanswered": sum(stats.unanswered.values()) + stats.unanswered_other,
         "retransmitted_bytes": stats.retransmitted_bytes,
         "out_of_order": stats.out_of_order,
         "gaps": stats.gaps,
         "gap_bytes": stats.gap_bytes,
+        "evicted_flows": stats.evicted_flows,
     }
     obj_rows = [o.as_dict() for o in objects]
     flow_rows = [f.as_dict() for f in reader.flows]
@@ -116,6 +117,8 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
         row["last"] = _time(row["last_time"])
     flow_cols = ["index", "flow", "first", "last", "packets", "bytes_to_device", "bytes_from_device", "frames"]
     flow_cols += ["errors", "gaps", "retransmitted_bytes"]
+    if stats.evicted_flows:
+        flow_cols.append("evicted")
     if flow_rows:
         emit(flow_rows, flow_cols, "table", out)
         out.write("\n")
@@ -141,18 +144,28 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
 )
 @click.option("--summary", is_flag=True, help="Per OID counts, errors and request→answer latency, and per connection.")
 @click.option("--noise", is_flag=True, help="Also list the bytes between frames.")
-def read_pcap(file: str, port: int, as_json: bool, names: tuple[str, ...], summary: bool, noise: bool) -> None:
+@click.option(
+    "--max-flows",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="Connections kept open at once; beyond, the least recently active is closed (flagged 'flow evicted').",
+)
+def read_pcap(
+    file: str, port: int, as_json: bool, names: tuple[str, ...], summary: bool, noise: bool, max_flows: int
+) -> None:
     """Decode the conversations with a device in a capture (pcap or pcapng; '-' reads stdin).
 
     Every TCP connection with the port is put back together per direction (in order, without
     retransmissions; holes are shown as gaps) and decoded. Each frame is shown with its time (UTC),
     connection, direction, command, OID, name, decoded value and flags: crc mismatch, bad payload,
     unknown oid, unsolicited answer (no earlier request for it), wrong direction, keep-alive,
-    extension, gap. Answers show how long after their request they came.
+    extension, gap, flow evicted (closed early to bound memory). Answers show how long after their
+    request they came.
 
     Reads what tcpdump, Wireshark and tshark write: Ethernet, Linux cooked (-i any), loopback and
     raw IP captures, IPv4 and IPv6. A file that ends inside a packet (a capture still being
-    written) is decoded up to there, with a warning. Needs the pcap extra: pip install 'rctclient[pcap]'.
+    written) is decoded up to there, with a warning.
 
     \b
     Examples:
@@ -163,13 +176,12 @@ def read_pcap(file: str, port: int, as_json: bool, names: tuple[str, ...], summa
       tcpdump -i eth0 -U -w - 'tcp port 8899' | rctclient read-pcap -
     """
     try:
-        from ...pcap import CaptureError, read_capture  # noqa: PLC0415
+        from ...pcap import CaptureError, CaptureLimits, read_capture  # noqa: PLC0415
 
         oids = _oids(names)
         source: Any = sys.stdin.buffer if file == "-" else file
-        reader = read_capture(source, port, report_noise=noise, flow_stats=summary)
-    except ModuleNotFoundError as exc:
-        raise CliError(str(exc), EXIT_ERROR) from None
+        limits = CaptureLimits(max_flows=max_flows)
+        reader = read_capture(source, port, report_noise=noise, flow_stats=summary, limits=limits)
     except CaptureError as exc:
         raise CliError(f"{file}: {exc}", EXIT_BAD_INPUT) from None
     except OSError as exc:
