@@ -62,7 +62,7 @@ T = TypeVar("T")
 #: Received bytes go to the request core at most this many at a time, with a look at the clock in
 #: between, so that decoding a flood or crafted input cannot hold a call past its deadline. An
 #: ordinary answer (a few dozen bytes, a burst of them) is one piece.
-FEED_PIECE: Final = 512
+FEED_PIECE: Final = 256
 #: The most received bytes held before they are decoded; a transport stops reading beyond it (the
 #: device's TCP send buffer fills up instead of our memory).
 RX_CAP: Final = 65536
@@ -80,6 +80,12 @@ class operation(Generic[P, T]):  # noqa: N801 - a decorator, named like one
         self.__doc__ = build.__doc__
         self.name = build.__name__
 
+    @overload
+    def __get__(self, obj: None, owner: type[SyncClientBase]) -> Callable[Concatenate[SyncClientBase, P], T]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[AsyncClientBase]
+    ) -> Callable[Concatenate[AsyncClientBase, P], Coroutine[Any, Any, T]]: ...
     @overload
     def __get__(self, obj: None, owner: type[ClientBase]) -> Self: ...
     @overload

@@ -30,6 +30,11 @@ T = TypeVar("T")
 _MAX_WAIT = 0.5
 
 
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class _Stream(asyncio.Protocol):
     """Hands received bytes to the client, which feeds them to the request core and wakes the waiting calls."""
 
@@ -116,8 +121,7 @@ class AsyncClient(AsyncClientBase):
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, set()
         for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+            _resolve(fut)
 
     async def _try_connect(self, now: float, timeout: float, *, raise_error: bool = False) -> bool:
         loop = asyncio.get_running_loop()
@@ -215,13 +219,15 @@ class AsyncClient(AsyncClientBase):
                     break
                 wake = core.next_wakeup(now)
                 wait = _MAX_WAIT if wake is None else min(_MAX_WAIT, max(0.0, wake - now))
+                # woken by an answer (_wake) or by the timer; a plain timer rather than wait_for, which
+                # needs more turns of the event loop (each may carry a piece of received data to decode)
                 fut: asyncio.Future[None] = loop.create_future()
                 self._waiters.add(fut)
+                timer = loop.call_later(wait, _resolve, fut)
                 try:
-                    await asyncio.wait_for(fut, wait)
-                except TimeoutError:
-                    pass
+                    await fut
                 finally:
+                    timer.cancel()
                     self._waiters.discard(fut)
         finally:
             core.cancel([req for req in reqs if not req.done])

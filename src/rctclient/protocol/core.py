@@ -312,7 +312,9 @@ class ClientProtocol:
         self.window = float(max_in_flight)
         self._cache: dict[tuple[int, int], _Cached] = {}
         # When the last good frame arrived (from anyone): a request that runs out of time without any
-        # frame since it was first sent means a silent device, and everything else waiting fails too.
+        # frame since it was first sent, at least an attempt's timeout before, means a silent device,
+        # and everything else waiting fails too. (A request sent just before its deadline, after
+        # waiting its turn, says nothing about the device.)
         self._last_frame_at = -math.inf
 
     # -- requests ---------------------------------------------------------------------------------
@@ -416,7 +418,11 @@ class ClientProtocol:
                 truncated=req.truncated,
             ),
         )
-        if reason is RetryReason.TIMEOUT and self._last_frame_at < req.first_sent:
+        if (
+            reason is RetryReason.TIMEOUT
+            and self._last_frame_at < req.first_sent
+            and now - req.first_sent >= self.attempt_timeout
+        ):
             self._device_silent(req, now)
 
     def _device_silent(self, failed: Request, now: float) -> None:
