@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -254,6 +255,11 @@ def test_allow_list_names_exist_in_the_registry() -> None:
         if spec.kind == "bool":
             assert info.request_data_type is DataType.BOOL
     assert (specs["power_mng.battery_power_extern"].min, specs["power_mng.battery_power_extern"].max) == (-6000, 6000)
+    for name, spec in specs.items():
+        # every number has finite bounds on both sides (before: soc_charge_power took 3e38 W)
+        if spec.kind != "bool":
+            assert spec.min is not None and spec.max is not None, name
+            assert math.isfinite(spec.min) and math.isfinite(spec.max) and spec.min < spec.max, name
     assert specs["power_mng.soc_strategy"].max == 5 and REGISTRY.resolve("power_mng.soc_strategy").enum_map
 
 
@@ -276,8 +282,24 @@ def test_prepare_write_checks() -> None:
     ]:
         with pytest.raises(WriteOutOfBounds):
             prepare_write(name, value)
+    with pytest.raises(WriteOutOfBounds, match="above the maximum 6000 W"):
+        prepare_write("power_mng.soc_charge_power", 3e38)
     assert prepare_write("power_mng.battery_power_extern", 9000, force=True).written == 9000.0
     assert prepare_write("battery.soc", 0.5, force=True).written == 0.5
+
+
+def test_negative_zero_is_written_as_zero() -> None:
+    # -0.0 went out as 0x80000000; so did a tiny negative value that single precision rounds to it,
+    # and a negative value rounded to the OID's decimals
+    for name, value in [
+        ("power_mng.battery_power_extern", -0.0),
+        ("power_mng.battery_power_extern", -1e-46),
+        ("buf_v_control.power_reduction", -0.0001),
+    ]:
+        plan = prepare_write(name, value)
+        assert plan.payload == b"\x00\x00\x00\x00", (name, value)
+        assert plan.written == 0.0 and math.copysign(1.0, plan.written) == 1.0
+        assert plan.requested == value
 
 
 def test_closing_is_not_a_lost_connection() -> None:
