@@ -339,7 +339,7 @@ class ClientBase:
         """
         plan = prepare_write(oid, value, force=force, address=self.protocol.address, registry=self.registry)
         if dry_run:
-            return value_op(plan.dry_run())
+            return value_op(plan.result(dry_run=True))
         return write_op(plan, verify=verify, verify_attempts=verify_attempts, verify_delay=verify_delay)
 
     @operation

@@ -59,7 +59,6 @@ class Client(SyncClientBase):
     def _init_transport(self) -> None:
         self._sock: socket.socket | None = None
         self._lock = threading.RLock()
-        self._closed = False
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -79,14 +78,12 @@ class Client(SyncClientBase):
     def connect(self) -> None:
         """Connect now (one attempt). Raises RctConnectionError if the device cannot be reached."""
         with self._lock:
-            self._closed = False
             if self._sock is None:
                 self._try_connect(time.monotonic(), self.connect_timeout, raise_error=True)
 
     def close(self) -> None:
         """Close the connection; the client connects again if it is used after this."""
         with self._lock:
-            self._closed = True
             self._drop(closed=True)
 
     def _drop(self, *, closed: bool = False) -> None:

@@ -235,6 +235,10 @@ class Request:
 Op: TypeAlias = Generator[list[Call] | Sleep, list[Request] | None, T]
 
 
+def _timeout(req: Request, message: str) -> RctTimeout:
+    return RctTimeout(message, name=req.info.name, attempts=req.attempts, truncated=req.truncated)
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     value: Value
@@ -398,10 +402,10 @@ class ClientProtocol:
             self.stats.expired_unsent += 1
             error: RctClientException
             if self.connected:
-                error = RctTimeout(
+                error = _timeout(
+                    req,
                     f"no answer for {name} within {req.timeout:g} s: it was never sent, the requests ahead of it"
                     " took the whole time (the device answers more slowly than they come)",
-                    name=name,
                 )
             else:
                 error = RctConnectionError(f"not connected to the device within {req.timeout:g} s (reading {name})")
@@ -411,11 +415,8 @@ class ClientProtocol:
         self._finish(
             req,
             _State.FAILED,
-            error=RctTimeout(
-                f"no valid answer for {name} within {req.timeout:g} s ({req.attempts} attempts{detail})",
-                name=name,
-                attempts=req.attempts,
-                truncated=req.truncated,
+            error=_timeout(
+                req, f"no valid answer for {name} within {req.timeout:g} s ({req.attempts} attempts{detail})"
             ),
         )
         if (
@@ -438,12 +439,7 @@ class ClientProtocol:
             self._finish(
                 req,
                 _State.FAILED,
-                error=RctTimeout(
-                    f"no valid answer for {name}: the device sent nothing for {silent_for:.1f} s",
-                    name=name,
-                    attempts=req.attempts,
-                    truncated=req.truncated,
-                ),
+                error=_timeout(req, f"no valid answer for {name}: the device sent nothing for {silent_for:.1f} s"),
             )
 
     # -- time -------------------------------------------------------------------------------------

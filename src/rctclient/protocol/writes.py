@@ -96,8 +96,8 @@ class WritePlan:
     #: The bytes that go on the wire.
     frame: bytes
 
-    def dry_run(self) -> WriteResult:
-        """What a dry run reports: the checked value and the frame, nothing sent."""
+    def result(self, *, dry_run: bool = False, answered: bool | None = None, answer: Any = None) -> WriteResult:
+        """The :class:`WriteResult` of this write: a dry run (nothing sent), or the write and its answer."""
         info = self.info
         return WriteResult(
             name=info.name,
@@ -105,7 +105,9 @@ class WritePlan:
             requested=self.requested,
             written=self.written,
             frame=self.frame,
-            dry_run=True,
+            dry_run=dry_run,
+            answered=answered,
+            answer=answer,
             spec=self.spec,
         )
 
@@ -214,16 +216,7 @@ def write_op(
     if write.error is not None and write.attempts == 0:
         raise write.error  # never sent: nothing happened
     answered = write.ok
-    base = WriteResult(
-        name=info.name,
-        object_id=info.object_id,
-        requested=plan.requested,
-        written=plan.written,
-        frame=plan.frame,
-        answered=answered,
-        answer=write.value if answered else None,
-        spec=plan.spec,
-    )
+    base = plan.result(answered=answered, answer=write.value if answered else None)
     if not verify:
         return base
     read_back: Any = None
