@@ -68,12 +68,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Names that used to live here. ClientBase (the clients' shared base) moved next to the clients;
-    # it is imported lazily because it imports this package.
-    if name == "ClientBase":
-        from .._clientbase import ClientBase  # noqa: PLC0415
-
-        return ClientBase
     # parse_value (text typed by a person -> a value to write) moved to the command line tool:
     # importing it from here would pull click into the library.
     if name == "parse_value":
