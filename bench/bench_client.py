@@ -4,7 +4,10 @@
 
 1. ``read_many`` of 50 OIDs vs 50 sequential ``read`` calls (target: read_many >= 5x faster).
 2. Overhead of ``Client.read`` per request vs a bare socket loop (make_frame + sendall + recv until
-   the answer frame is complete), both sequential against the same simulator.
+   the answer frame is complete), both sequential against the same simulator: wall time, and the
+   CPU time of this process (the simulator runs in another), which a busy machine disturbs less.
+3. The request core alone, without I/O (``ClientProtocol`` on a fake clock): one request and its
+   answer, and a pipelined batch of 50, per request.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Iterator
 from rctclient.aio import AsyncClient
 from rctclient.client import Client
 from rctclient.frame import Frame, FrameDecoder, make_frame
+from rctclient.protocol import Call, ClientProtocol
 from rctclient.registry import REGISTRY
 from rctclient.types import Command, DataType
+from rctclient.utils import encode_value
 
 NAMES = [o.name for o in REGISTRY.all() if o.response_data_type is DataType.FLOAT][:50]
 
@@ -61,13 +66,13 @@ def bench_async_read_many(port: int, rounds: int) -> float:
     return asyncio.run(main())
 
 
-def bare_loop(port: int, count: int) -> float:
-    """Sequential reads with nothing but a socket, make_frame and FrameDecoder."""
+def bare_loop(port: int, count: int) -> tuple[float, float]:
+    """Sequential reads with nothing but a socket, make_frame and FrameDecoder: (wall, CPU) per read."""
     ids = [REGISTRY.resolve(name).object_id for name in NAMES]
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         decoder = FrameDecoder()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             oid = ids[i % len(ids)]
             sock.sendall(make_frame(Command.READ, oid))
@@ -77,15 +82,34 @@ def bare_loop(port: int, count: int) -> float:
                 for event in decoder.events():
                     if isinstance(event, Frame) and event.id == oid:
                         done = True
-        return (time.perf_counter() - t) / count
+        return (time.perf_counter() - t) / count, (time.process_time() - cpu) / count
 
 
-def client_loop(port: int, count: int) -> float:
+def client_loop(port: int, count: int) -> tuple[float, float]:
+    """Sequential ``Client.read`` calls: (wall, CPU) per read."""
     with Client("127.0.0.1", port) as client:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             client.read(NAMES[i % len(NAMES)])
-        return (time.perf_counter() - t) / count
+        return (time.perf_counter() - t) / count, (time.process_time() - cpu) / count
+
+
+def core_loop(count: int, batch: int) -> float:
+    """The request core on a fake clock, no I/O: seconds per request, in batches of ``batch`` requests."""
+    infos = [REGISTRY.resolve(name) for name in NAMES]
+    answers = [make_frame(Command.RESPONSE, i.object_id, encode_value(DataType.FLOAT, 1.5)) for i in infos]
+    core = ClientProtocol(timeout=3.0, max_in_flight=max(batch, 1), burst_pause=0.0)
+    core.connection_made(0.0)
+    now = 0.0
+    t = time.perf_counter()
+    for start in range(0, count, batch):
+        chosen = [(infos[k % len(infos)], answers[k % len(infos)]) for k in range(start, start + batch)]
+        reqs = [core.submit(Call(info), now) for info, _ in chosen]
+        core.data_to_send(now)
+        now += 0.001
+        core.receive_data(b"".join(answer for _, answer in chosen), now)
+        assert all(req.ok for req in reqs)
+    return (time.perf_counter() - t) / count
 
 
 _CHILD = """
@@ -129,10 +153,18 @@ def main() -> None:
         print(f"read_many of 50 (Client):      {pipelined * 1000:8.2f} ms  -> {sequential / pipelined:5.1f}x faster")
         print(f"  same, max_in_flight=8:       {narrow * 1000:8.2f} ms  -> {sequential / narrow:5.1f}x faster")
         print(f"read_many of 50 (AsyncClient): {aio * 1000:8.2f} ms  -> {sequential / aio:5.1f}x faster")
-        bare = statistics.median(bare_loop(port, args.reads) for _ in range(3))
-        ours = statistics.median(client_loop(port, args.reads) for _ in range(3))
-        print(f"bare socket loop, per read:    {bare * 1e6:8.1f} us")
-        print(f"Client.read, per read:         {ours * 1e6:8.1f} us  -> overhead {(ours - bare) * 1e6:6.1f} us")
+        bare_runs = [bare_loop(port, args.reads) for _ in range(3)]
+        ours_runs = [client_loop(port, args.reads) for _ in range(3)]
+        bare, ours = statistics.median(r[0] for r in bare_runs), statistics.median(r[0] for r in ours_runs)
+        bare_cpu, ours_cpu = min(r[1] for r in bare_runs), min(r[1] for r in ours_runs)
+        print(f"bare socket loop, per read:    {bare * 1e6:8.1f} us  (CPU {bare_cpu * 1e6:6.1f} us)")
+        print(
+            f"Client.read, per read:         {ours * 1e6:8.1f} us  (CPU {ours_cpu * 1e6:6.1f} us)"
+            f"  -> overhead {(ours - bare) * 1e6:6.1f} us (CPU {(ours_cpu - bare_cpu) * 1e6:6.1f} us)"
+        )
+    single = min(core_loop(2000, 1) for _ in range(5))
+    batched = min(core_loop(5000, 50) for _ in range(5))
+    print(f"request core alone, per request: {single * 1e6:6.1f} us one at a time, {batched * 1e6:6.1f} us in 50s")
     # The same with a device-like answer latency (10 ms; no other fault).
     with simulator_process(latency=0.01) as port:
         sequential, pipelined = bench_read_many(port, max(1, args.rounds // 2), max_in_flight=16)
