@@ -142,13 +142,13 @@ class Client(SyncClientBase):
                 return
             core.receive_data(self._take_piece(), now)
 
-    def _send(self, sock: socket.socket, data: bytes, deadline: float) -> bool:
+    def _send(self, sock: socket.socket, data: bytes, pending: list[Request]) -> bool:
         """Send ``data``; False if the connection is gone."""
         try:
             sock.sendall(data)
         except (BlockingIOError, InterruptedError):
-            # the send buffer is full (a device that does not read): wait, but not past the deadline
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            # the send buffer is full (a device that does not read): wait, but not past the first deadline
+            sock.settimeout(max(0.01, min(req.deadline for req in pending) - time.monotonic()))
             try:
                 sock.sendall(data)
             except OSError:
@@ -184,7 +184,7 @@ class Client(SyncClientBase):
                     self._reconnect(now)
                     continue
                 out = core.data_to_send(now)
-                if out and not self._send(sock, out, min(req.deadline for req in pending)):
+                if out and not self._send(sock, out, pending):
                     continue
                 if all(req.done for req in reqs):
                     break
@@ -219,13 +219,14 @@ class Client(SyncClientBase):
             return done
         # One call at a time uses the connection; the first requests' deadlines count from the call, so
         # a call waits for another thread's no longer than that.
-        default = self.protocol.timeout
-        limit = -1.0 if isinstance(step, Sleep) else max(default if c.timeout is None else c.timeout for c in step)
-        if not self._lock.acquire(timeout=limit):
-            op.close()
-            raise RctTimeout(
-                f"no request sent within {limit:g} s: another thread's call held the connection all that time"
-            )
+        if not self._lock.acquire(blocking=False):
+            default = self.protocol.timeout
+            limit = -1.0 if isinstance(step, Sleep) else max(default if c.timeout is None else c.timeout for c in step)
+            if not self._lock.acquire(timeout=limit):
+                op.close()
+                raise RctTimeout(
+                    f"no request sent within {limit:g} s: another thread's call held the connection all that time"
+                )
         try:
             submitted = started
             while True:

@@ -166,6 +166,7 @@ class Request:
         "attempts",
         "call",
         "deadline",
+        "done",
         "error",
         "first_sent",
         "frame",
@@ -195,6 +196,8 @@ class Request:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.state = _State.QUEUED
+        #: Finished: answered or failed (an attribute, not a property: the drivers look at it in their loops).
+        self.done = False
         self.submitted = now
         #: The request fails at this time on the caller's clock, whether it was sent or not.
         self.deadline = now + timeout
@@ -211,11 +214,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.info.name} {self.state.value} attempts={self.attempts}>"
-
-    @property
-    def done(self) -> bool:
-        """Finished: answered or failed."""
-        return self.state is _State.DONE or self.state is _State.FAILED
 
     @property
     def ok(self) -> bool:
@@ -368,6 +366,7 @@ class ClientProtocol:
             if not active:
                 del self._active[req.key]
         req.state = state
+        req.done = True
         if state is _State.FAILED:
             req.error = error
             self.stats.failed += 1
