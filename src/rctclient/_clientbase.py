@@ -110,6 +110,7 @@ class operation(Generic[P, T]):  # noqa: N801 - a decorator, named like one
         method.__module__ = build.__module__
         method.__doc__ = build.__doc__
         method.__annotations__ = {**hints, "return": result}
+        # (setattr: a function has no __signature__ attribute as far as mypy knows)
         setattr(method, "__signature__", signature.replace(parameters=parameters, return_annotation=result))  # noqa: B010
 
     def blocking(self, owner: type[SyncClientBase]) -> Callable[..., T]:
