@@ -7,9 +7,12 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from ..registry import ObjectInfo
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -108,7 +111,7 @@ def complete_oid_name(ctx: click.Context, param: click.Parameter, incomplete: st
     return REGISTRY.prefix_complete_name(incomplete)
 
 
-def resolve_oid(text: str) -> Any:
+def resolve_oid(text: str) -> ObjectInfo:
     """Look up an OID by name or id (``0x...``), turning an unknown one into a CliError with suggestions."""
     from ..registry import REGISTRY  # noqa: PLC0415
 

@@ -13,13 +13,10 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -35,6 +32,9 @@ from ._common import (
     EXIT_UNREACHABLE,
     CliError,
 )
+
+# Re-exported for older imports; their home is _parse (text typed by people).
+from ._parse import LocalZone, parse_time, parse_tz
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -228,13 +228,6 @@ def open_client(spec: DeviceSpec) -> Iterator[Client]:
             raise CliError("interrupted", EXIT_INTERRUPTED) from None
 
 
-def offline_client(spec: DeviceSpec) -> Client:
-    """A client that is not connected (for what needs no I/O, such as a dry-run write)."""
-    from ..client import Client  # noqa: PLC0415
-
-    return Client(spec.host, spec.port, timeout=spec.timeout, retries=spec.retries)
-
-
 @contextlib.contextmanager
 def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr when it is a terminal (else nothing); yields the function that advances it."""
@@ -294,90 +287,3 @@ def write_output(path: str | None, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-# -- times ------------------------------------------------------------------------------------------
-
-_RELATIVE = re.compile(r"^-?\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class LocalZone(tzinfo):
-    """This computer's time zone, daylight saving time included (the C library's rules).
-
-    ``datetime.now().astimezone().tzinfo`` is a fixed offset, today's: in summer it would put
-    winter midnights an hour off.
-    """
-
-    def _local(self, dt: datetime) -> time.struct_time:
-        try:
-            stamp = time.mktime((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.weekday(), 0, -1))
-            return time.localtime(stamp)
-        except (OverflowError, ValueError, OSError):  # pragma: no cover - outside the C library's range
-            return time.localtime()
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        local = time.localtime() if dt is None else self._local(dt)
-        return timedelta(seconds=local.tm_gmtoff)
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        local = time.localtime() if dt is None else self._local(dt)
-        return timedelta(hours=1) if local.tm_isdst > 0 else timedelta(0)
-
-    def tzname(self, dt: datetime | None) -> str:
-        return (time.localtime() if dt is None else self._local(dt)).tm_zone
-
-    def fromutc(self, dt: datetime) -> datetime:
-        stamp = (dt.replace(tzinfo=None) - _EPOCH) // timedelta(seconds=1)
-        try:
-            offset = time.localtime(stamp).tm_gmtoff
-        except (OverflowError, ValueError, OSError):  # pragma: no cover
-            offset = time.localtime().tm_gmtoff
-        return dt + timedelta(seconds=offset)
-
-    def __repr__(self) -> str:
-        return "LocalZone()"
-
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def parse_tz(text: str | None) -> tzinfo:
-    """A time zone from an IANA name (``Europe/Berlin``), ``UTC``, or None for this computer's zone."""
-    if text is None:
-        return LocalZone()
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
-
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(
-            f"--tz: unknown time zone {text!r} (use a name such as Europe/Berlin or UTC)", EXIT_BAD_INPUT
-        ) from None
-    except OSError as exc:  # pragma: no cover - a broken tz database
-        raise CliError(f"--tz: cannot load {text!r}: {exc}", EXIT_BAD_INPUT) from None
-
-
-def parse_time(text: str, tz: tzinfo, option: str, now: datetime | None = None) -> datetime:
-    """An aware datetime from ``now``, a span ago (``24h``, ``-7d``, ``90m``) or ISO 8601 (naive = in ``tz``)."""
-    now = now or datetime.now(tz)
-    value = text.strip()
-    if value.lower() == "now":
-        return now
-    match = _RELATIVE.match(value)
-    if match:
-        try:
-            span = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-            # in UTC: aware arithmetic in one zone is wall-clock arithmetic, so '24h' ago across a change
-            # of daylight saving time would be 23 or 25 hours ago
-            return (now.astimezone(UTC) - span).astimezone(tz)
-        except OverflowError:
-            raise CliError(f"{option}: {text!r} is too long ago", EXIT_BAD_INPUT) from None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(
-            f"{option}: not a time: {text!r} (ISO 8601 such as 2024-06-01 or 2024-06-01T12:00, 'now', or '24h' ago)",
-            EXIT_BAD_INPUT,
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=tz)

@@ -14,16 +14,8 @@ import click
 
 from .._common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, complete_oid_name, emit
 from .._common import output_format_options as _formats
-from .._device import (
-    DeviceSpec,
-    check_output,
-    device_options,
-    open_client,
-    parse_time,
-    parse_tz,
-    progress,
-    write_output,
-)
+from .._device import DeviceSpec, check_output, device_options, open_client, progress, write_output
+from .._parse import parse_time, parse_tz
 
 if TYPE_CHECKING:
     from ...registry import ObjectInfo

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, complete_oid_name, emit, output_format_options
-from .._device import DeviceSpec, device_options, open_client, parse_tz, worst_exit_code
+from .._device import DeviceSpec, device_options, open_client, worst_exit_code
+from .._parse import parse_tz
 
 if TYPE_CHECKING:
     from ...client import Client
