@@ -1,0 +1,59 @@
+"""``rctclient proxy``: one connection to the inverter, shared by any number of apps.
+
+The inverter sends every answer to every connected client, so apps that poll it side by side get
+each other's answers. The proxy keeps the only connection to the inverter and gives each client the
+answers to its own requests: byte for byte as the inverter sent them, from a cache while young
+enough, with requests for the same value coalesced and writes one at a time.
+
+:class:`ProxyCore` is the sans-I/O core (events in, actions out: :mod:`rctclient.proxy.events`);
+:class:`ProxyServer` runs it with asyncio. The command line form is ``rctclient proxy``.
+"""
+
+from __future__ import annotations
+
+from .cache import AnswerCache, request_key
+from .config import ProxyConfig, ProxyConfigError, WritePolicy
+from .core import ProxyCore
+from .events import (
+    Action,
+    ClientClosed,
+    ClientConnected,
+    ClientData,
+    CloseClient,
+    CloseUpstream,
+    ConnectUpstream,
+    Event,
+    SendToClient,
+    SendUpstream,
+    Timer,
+    UpstreamData,
+    UpstreamDown,
+    UpstreamUp,
+    Wakeup,
+)
+from .stats import ProxyStats
+
+__all__ = [
+    "Action",
+    "AnswerCache",
+    "ClientClosed",
+    "ClientConnected",
+    "ClientData",
+    "CloseClient",
+    "CloseUpstream",
+    "ConnectUpstream",
+    "Event",
+    "ProxyConfig",
+    "ProxyConfigError",
+    "ProxyCore",
+    "ProxyStats",
+    "SendToClient",
+    "SendUpstream",
+    "Timer",
+    "UpstreamData",
+    "UpstreamDown",
+    "UpstreamUp",
+    "Wakeup",
+    "WritePolicy",
+    "request_key",
+]
