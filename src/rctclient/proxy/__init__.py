@@ -31,6 +31,7 @@ from .events import (
     UpstreamUp,
     Wakeup,
 )
+from .server import ProxyServer
 from .stats import ProxyStats
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ProxyConfig",
     "ProxyConfigError",
     "ProxyCore",
+    "ProxyServer",
     "ProxyStats",
     "SendToClient",
     "SendUpstream",

@@ -40,7 +40,11 @@ class WritePolicy:
 
     @classmethod
     def parse(cls, text: str, registry: Registry = REGISTRY) -> WritePolicy:
-        """``forward``, ``deny`` or ``allow:NAME,0xID,...`` (OID names or object IDs)."""
+        """``forward``, ``deny`` or ``allow:NAME,0xID,...`` (OID names or object IDs).
+
+        :raises ProxyConfigError: the text is none of these.
+        :raises RegistryKeyError: an OID of the allow-list is not known.
+        """
         value = text.strip()
         head, sep, rest = value.partition(":")
         head = head.strip().lower()
@@ -55,10 +59,7 @@ class WritePolicy:
             name = item.strip()
             if not name:
                 continue
-            try:
-                allowed.add(registry.resolve(name).object_id)
-            except KeyError as exc:
-                raise ProxyConfigError(f"--writes: {exc.args[0] if exc.args else exc}") from None
+            allowed.add(registry.resolve(name).object_id)
         if not allowed:
             raise ProxyConfigError("--writes allow: needs at least one OID")
         return cls("allow", frozenset(allowed))
