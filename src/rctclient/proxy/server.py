@@ -43,6 +43,9 @@ log = logging.getLogger("rctclient.proxy")
 DEFAULT_OUTPUT_LIMIT: Final = 256 * 1024
 #: The transport's high-water mark for client output.
 _HIGH_WATER: Final = 64 * 1024
+#: Bytes of a client's segment handed to the core at once (a 256 KiB read of READs answered from the
+#: cache would otherwise queue megabytes of answers before the output limit is checked).
+_SLICE: Final = 4096
 
 
 class _ClientConnection(asyncio.Protocol):
@@ -56,7 +59,27 @@ class _ClientConnection(asyncio.Protocol):
         self.server._client_made(self)
 
     def data_received(self, data: bytes) -> None:
-        self.server._event(ClientData(self.id, data))
+        if len(data) <= _SLICE:
+            self.server._event(ClientData(self.id, data))
+        else:
+            self._slices(data, 0)
+
+    def _slices(self, data: bytes, start: int) -> None:
+        """A big segment a slice per loop iteration: its answers are checked against the output limit
+        slice by slice, and the other clients are served in between."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        end = start + _SLICE
+        self.server._event(ClientData(self.id, data[start:end]))
+        if transport.is_closing():
+            return
+        if end < len(data):
+            if start == 0:
+                transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._slices, data, end)
+        elif start > 0:
+            transport.resume_reading()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
