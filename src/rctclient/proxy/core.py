@@ -547,7 +547,7 @@ class ProxyCore:
         if self._reconnect_at is not None and now >= self._reconnect_at:
             self._connect(now)
         since = self._unanswered_since
-        if self._up and since is not None and now - since >= self.config.dead_after:
+        if self._up and since is not None and now >= since + self.config.dead_after:  # the wakeup's own sum
             reason = f"no byte for {self.config.dead_after:g} s while requests were waiting"
             self._out.append(CloseUpstream(reason))
             self._down(reason, now)

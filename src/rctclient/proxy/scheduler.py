@@ -299,6 +299,7 @@ class Scheduler:
                     continue
             if resume:
                 entry = resume.popleft()
+                entry.state = QUEUED  # taken: in no list any more (owner None)
             elif ring:
                 client = ring.popleft()
                 entry = client.queue.popleft()
