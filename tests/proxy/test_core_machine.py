@@ -111,7 +111,7 @@ class ProxyMachine(RuleBasedStateMachine):
     def sent_upstream(self, frame: Frame, now: float) -> None:
         key = _key(frame)
         raw = make_frame(frame.command, frame.id, frame.data, frame.address)
-        lane_keys = {_key(f) for f in map(frames_of, self.lane_on_wire) for f in f}
+        lane_keys = {_key(f) for raw_frame in self.lane_on_wire for f in frames_of(raw_frame)}
         if Command.is_write(frame.command) or frame.id == QUERY_KEY:
             assert set(self.lane_on_wire) <= {raw}, "two WRITEs on the wire"
             assert key not in self.reads_on_wire, "a WRITE while a READ of its key is on the wire"

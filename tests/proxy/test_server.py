@@ -58,7 +58,7 @@ def test_blocking_and_async_clients_through_the_proxy(proxy: ProxyThread, sim: S
             return list(await asyncio.gather(*(aclient.read(name) for name in NAMES)))
 
     assert asyncio.run(use_async())[-1] == values["inverter_sn"]
-    stats = proxy.call(lambda: proxy.server.core.stats.as_dict())
+    stats = proxy.call(proxy.server.core.stats.as_dict)
     assert stats["writes_forwarded"] == 1 and stats["queries"] >= 2 and stats["cache_hits"] >= 5
     proxy.wait_until(lambda server: server.core.clients == 0)
 
@@ -93,7 +93,7 @@ def test_a_client_past_its_request_cap_is_closed_and_the_others_are_served(sim: 
         assert greedy.closed_by_peer()
         good.send(req("battery.soc"))
         assert len(good.frames(1)) == 1
-        sizes = proxy.call(lambda: proxy.server.core.scheduler.sizes())
+        sizes = proxy.call(proxy.server.core.scheduler.sizes)
         assert sizes["reads"] <= 8  # what was on the wire when it was closed
 
 
@@ -168,9 +168,11 @@ def test_the_proxy_starts_while_the_inverter_is_off_and_serves_once_it_is_on() -
         async with ProxyServer("127.0.0.1", dead_port, listen=[("127.0.0.1", 0)], config=config) as proxy:
             await asyncio.sleep(0.2)
             assert not proxy.core.upstream_up
-            async with Simulator(port=dead_port, seed=2) as sim:
-                async with AsyncClient("127.0.0.1", proxy.addresses[0][1], timeout=2.0) as client:
-                    assert await client.read("inverter_sn") == sim.model.get("inverter_sn")
+            async with (
+                Simulator(port=dead_port, seed=2) as sim,
+                AsyncClient("127.0.0.1", proxy.addresses[0][1], timeout=2.0) as client,
+            ):
+                assert await client.read("inverter_sn") == sim.model.get("inverter_sn")
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
