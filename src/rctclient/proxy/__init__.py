@@ -11,6 +11,8 @@ enough, with requests for the same value coalesced and writes one at a time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .cache import AnswerCache, request_key
 from .config import ProxyConfig, ProxyConfigError, WritePolicy
 from .core import ProxyCore
@@ -31,8 +33,10 @@ from .events import (
     UpstreamUp,
     Wakeup,
 )
-from .server import ProxyServer
 from .stats import ProxyStats
+
+if TYPE_CHECKING:
+    from .server import ProxyServer
 
 __all__ = [
     "Action",
@@ -59,3 +63,13 @@ __all__ = [
     "WritePolicy",
     "request_key",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The asyncio adapter is loaded on first use: the core stays free of event loops and sockets.
+    if name == "ProxyServer":
+        from .server import ProxyServer  # noqa: PLC0415
+
+        globals()[name] = ProxyServer
+        return ProxyServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections import deque
 from collections.abc import Sequence
@@ -198,7 +199,9 @@ class ProxyServer:
                 self.metrics_address = (str(name[0]), int(name[1]))
         except OSError as exc:
             await self.stop()
-            raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}") from exc
+            # asyncio's message repeats the address: the system's text for the error number is enough
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OSError(exc.errno, f"cannot listen on {where}: {reason}") from exc
         except BaseException:
             await self.stop()
             raise
