@@ -190,15 +190,13 @@ class ProxyCore:
         return out
 
     def _next_wakeup(self) -> float | None:
-        candidates = []
-        due = self.scheduler.next_due()
-        if due is not None:
-            candidates.append(due)
-        if self._reconnect_at is not None:
-            candidates.append(self._reconnect_at)
-        if self._up and self._unanswered_since is not None:
-            candidates.append(self._unanswered_since + self.config.dead_after)
-        return min(candidates) if candidates else None
+        at = self.scheduler.next_due()
+        other = self._reconnect_at
+        if other is None and self._up and self._unanswered_since is not None:
+            other = self._unanswered_since + self.config.dead_after
+        if other is not None and (at is None or other < at):
+            return other
+        return at
 
     # -- clients ----------------------------------------------------------------------------------
 
@@ -430,9 +428,10 @@ class ProxyCore:
 
     def _pump(self, now: float) -> None:
         """Send what may be sent."""
-        if not self._up:
+        sched = self.scheduler
+        if not self._up or not (sched.ring or sched.lane or sched.resume):
             return
-        entries = self.scheduler.take(now)
+        entries = sched.take(now)
         if not entries:
             return
         if self._unanswered_since is None:
