@@ -66,3 +66,11 @@ def test_importing_the_core_loads_no_io_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_docs_list_every_metric() -> None:
+    from rctclient.proxy.metrics import METRICS
+
+    page = (PACKAGE.parent.parent.parent / "docs" / "proxy.md").read_text(encoding="utf-8")
+    listed = {line.split("`")[1].split("{")[0] for line in page.splitlines() if line.startswith("| `rctclient_proxy_")}
+    assert listed == set(METRICS)
