@@ -167,6 +167,7 @@ class ProxyServer:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: deque[Event] = deque()
+        self._up_pending: list[bytes] = []
         self._busy = False
         self.addresses: list[tuple[str, int]] = []
         self.metrics_address: tuple[str, int] | None = None
@@ -290,9 +291,10 @@ class ProxyServer:
             if isinstance(action, SendToClient):
                 self._send(action)
             elif isinstance(action, SendUpstream):
-                upstream = self._upstream
-                if upstream is not None and upstream.transport is not None:
-                    upstream.transport.write(action.data)
+                # Requests of all the apps served in this round of the loop go out in one write.
+                if not self._up_pending and self._loop is not None:
+                    self._loop.call_soon(self._flush_upstream)
+                self._up_pending.append(action.data)
             elif isinstance(action, Wakeup):
                 if self._timer is not None:
                     self._timer.cancel()
@@ -308,6 +310,12 @@ class ProxyServer:
                 upstream, self._upstream = self._upstream, None
                 if upstream is not None and upstream.transport is not None:
                     upstream.transport.abort()
+
+    def _flush_upstream(self) -> None:
+        data, self._up_pending = self._up_pending, []
+        upstream = self._upstream
+        if data and upstream is not None and upstream.transport is not None:
+            upstream.transport.write(b"".join(data) if len(data) > 1 else data[0])
 
     def _send(self, action: SendToClient) -> None:
         conn = self._clients.get(action.client)
