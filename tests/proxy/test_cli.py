@@ -132,4 +132,4 @@ def test_a_real_run_logs_each_request_and_stops_on_sigterm(running: tuple[subpro
     assert "> READ battery.soc: to the inverter" in err
     assert "> READ battery.soc: joins a waiting request" in err or "from the cache" in err
     assert "< RESPONSE battery.soc" in err
-    assert err.strip().splitlines()[-1].startswith("stopped: 2 reads (1 without a request of their own)")
+    assert err.strip().splitlines()[-1].startswith("stopped: 2 reads, 1 of them from the cache or joined to another;")

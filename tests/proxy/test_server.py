@@ -132,6 +132,20 @@ def test_too_many_clients(sim: SimulatorThread) -> None:
 def test_upstream_killed_and_restarted_under_load() -> None:
     """The apps' sockets stay open, the cache is served, misses time out; the same sockets work again."""
 
+    async def poller(port: int, stop: asyncio.Event, sockets_lost: list[int]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while not stop.is_set():
+                writer.write(req("battery.soc") + req("g_sync.p_ac_load_sum_lp") + make_frame(Command.READ, 0x7F000000))
+                try:
+                    if not await asyncio.wait_for(reader.read(4096), 0.05):
+                        sockets_lost.append(1)
+                        return
+                except TimeoutError:
+                    pass
+        finally:
+            writer.close()
+
     async def scenario() -> None:
         config = ProxyConfig(request_timeout=0.2, reconnect_initial=0.05, reconnect_max=0.2)
         sim = Simulator(port=0, seed=2, faults="ideal")
@@ -139,6 +153,9 @@ def test_upstream_killed_and_restarted_under_load() -> None:
         proxy = ProxyServer("127.0.0.1", sim.port, listen=[("127.0.0.1", 0)], config=config)
         await proxy.start()
         port = proxy.addresses[0][1]
+        stop = asyncio.Event()
+        lost: list[int] = []
+        load = [asyncio.create_task(poller(port, stop, lost)) for _ in range(10)]
         try:
             async with AsyncClient("127.0.0.1", port, timeout=1.0, retries=1) as client:
                 assert await client.read("battery.soc") >= 0
@@ -153,6 +170,9 @@ def test_upstream_killed_and_restarted_under_load() -> None:
                 assert await client.read("db.temp1") > -50
                 assert proxy.core.stats.reconnects >= 1
         finally:
+            stop.set()
+            await asyncio.gather(*load)
+            assert lost == []  # no app lost its connection
             await proxy.stop()
             await sim.stop()
 

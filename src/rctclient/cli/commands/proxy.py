@@ -185,11 +185,11 @@ def proxy(
     _setup_logging(verbose, debug)
     stats = _serve(host, port, addresses, config, max_clients, metrics_address, simulate)
     if stats is not None:
-        served = stats["reads"]
-        cached = stats["cache_hits"] + stats["coalesced"]
+        shared = stats["cache_hits"] + stats["coalesced"]
         click.echo(
-            f"stopped: {served} reads ({cached} without a request of their own), {stats['writes']} writes, "
-            f"{stats['upstream_requests']} requests to the inverter, {stats['timeouts']} timeouts",
+            f"stopped: {stats['reads']} reads, {shared} of them from the cache or joined to another; "
+            f"{stats['writes']} writes; {stats['upstream_requests']} requests to the inverter; "
+            f"{stats['timeouts']} timeouts",
             err=True,
         )
 
