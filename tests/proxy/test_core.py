@@ -362,6 +362,12 @@ def test_periodic_reads_responses_and_extensions_from_clients_are_not_forwarded(
     assert pb.core.stats.client_dropped == 3
 
 
+def test_empty_data_changes_nothing(pb: Playbook) -> None:
+    assert pb(ClientData(1, b"")) == [] and pb(UpstreamData(b"")) == []
+    assert pb.read(1, SOC) == [SendUpstream(req(SOC))]
+    assert pb.answer(SOC, 0.5) == [SendToClient(1, resp(SOC, 0.5))]
+
+
 def test_garbage_from_a_client_never_reaches_the_inverter(pb: Playbook) -> None:
     junk = b"+x" * 100 + b"\x00" * 50 + make_bad_frame(Command.WRITE, oid(SOC_MIN), b"\x00\x00\x00\x00", crc_xor=7)
     assert pb(ClientData(1, junk)) == []

@@ -247,9 +247,9 @@ class ProxyCore:
 
     def _on_client_data(self, event: ClientData, now: float) -> None:
         client = self.scheduler.clients.get(event.client)
-        if client is None:
-            return
         data = event.data
+        if client is None or not data:  # (empty bytes would tell the decoder that the stream ended)
+            return
         decoder = client.decoder
         # A segment that is exactly one request seen before (a client polling) skips the decoder;
         # it is idle then, so nothing it holds is passed over.
@@ -453,9 +453,9 @@ class ProxyCore:
 
     def _on_upstream_data(self, event: UpstreamData, now: float) -> None:
         decoder = self._decoder
-        if decoder is None:
-            return  # late bytes of a connection that was given up
         data = event.data
+        if decoder is None or not data:
+            return  # late bytes of a connection that was given up
         self._unanswered_since = None
         stream = self._stream + data if self._stream else data
         decoder.feed(data)
