@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -133,18 +134,23 @@ def test_upstream_killed_and_restarted_under_load() -> None:
     """The apps' sockets stay open, the cache is served, misses time out; the same sockets work again."""
 
     async def poller(port: int, stop: asyncio.Event, sockets_lost: list[int]) -> None:
+        """An app polling three values (one the inverter does not know) every 20 ms."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+        async def drain() -> None:
+            if not await reader.read(65536):
+                sockets_lost.append(1)
+
         try:
             while not stop.is_set():
                 writer.write(req("battery.soc") + req("g_sync.p_ac_load_sum_lp") + make_frame(Command.READ, 0x7F000000))
-                try:
-                    if not await asyncio.wait_for(reader.read(4096), 0.05):
-                        sockets_lost.append(1)
-                        return
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(drain(), 0.02)
+                await asyncio.sleep(0.02)
         finally:
             writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     async def scenario() -> None:
         config = ProxyConfig(request_timeout=0.2, reconnect_initial=0.05, reconnect_max=0.2)
