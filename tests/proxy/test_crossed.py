@@ -205,7 +205,7 @@ def test_twenty_apps_two_hundred_reads_each_not_one_crossed() -> None:
 
 def test_hostile_device_not_one_crossed() -> None:
     faults = PROFILES["hostile"].with_rates({"silence_duration": (0.1, 0.3)})
-    scenario = Scenario(clients=4, reads=100, faults=faults, cache_max_age=0.3, request_timeout=0.25, slack=0.5)
+    scenario = Scenario(clients=4, reads=100, faults=faults, cache_max_age=0.3, request_timeout=0.15, slack=0.5)
     tally, stats = asyncio.run(asyncio.wait_for(run(scenario), 120))
     assert tally.crossed == []
     assert tally.answered >= 4 * 100 * 0.3

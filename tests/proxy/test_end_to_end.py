@@ -50,8 +50,9 @@ def test_read_value_dump_and_history_through_the_proxy(proxied: ProxyThread) -> 
 
 def test_two_commands_at_once_with_a_hostile_device() -> None:
     faults = PROFILES["hostile"].with_rates({"silence_duration": (0.2, 0.5)})
-    with SimulatorThread(port=0, seed=6, faults=faults) as sim, ProxyThread(sim.port) as proxy:
-        common = ["-h", "127.0.0.1", "-p", str(proxy.port), "--timeout", "10", "--retries", "8"]
+    config = ProxyConfig(request_timeout=0.5)
+    with SimulatorThread(port=0, seed=6, faults=faults) as sim, ProxyThread(sim.port, config=config) as proxy:
+        common = ["-h", "127.0.0.1", "-p", str(proxy.port), "--timeout", "6", "--retries", "11"]
         commands = [["status", "--json"], ["history", "logger.minutes_soc_log_ts", "--from", "3h"]]
         procs = [
             subprocess.Popen(
