@@ -31,7 +31,9 @@ QUERY: Final = 2
 # Entry states
 QUEUED: Final = 0  # waiting for its turn (in a client's queue, or in the lane)
 INFLIGHT: Final = 1  # on the wire
-PARKED: Final = 2  # a READ to send before any other: the connection was lost while it was on the wire
+#: A READ to send before the queues' READs: it was on the wire when the connection was lost, or the
+#: WRITE it waited for went unanswered.
+PARKED: Final = 2
 DONE: Final = 3
 
 _KIND_NAMES: Final = ("READ", "WRITE", "QUERY")

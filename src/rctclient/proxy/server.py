@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 from collections import deque
@@ -37,8 +36,6 @@ from .events import (
 )
 
 __all__ = ["DEFAULT_OUTPUT_LIMIT", "ProxyServer"]
-
-log = logging.getLogger("rctclient.proxy")
 
 #: Unread output a client may have on top of its transport's high-water mark before it is dropped.
 DEFAULT_OUTPUT_LIMIT: Final = 256 * 1024
