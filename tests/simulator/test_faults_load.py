@@ -15,23 +15,19 @@ from rctclient.simulator import Clock, FaultProfile, Simulator, SimulatorThread
 from rctclient.types import Command
 from rctclient.utils import encode_value
 
-from .client import Client, read_frame
+from .client import Client, read_frame, wait_until
 from .conftest import NOON
 
 N = 1000
 SOC = REGISTRY.get_by_name("battery.soc").object_id
 
 
-def _run(
-    profile: FaultProfile, requests: bytes, expect: int, timeout: float = 3.0
-) -> tuple[list[Event], dict[str, int]]:
+def _run(profile: FaultProfile, requests: bytes, n: int) -> tuple[list[Event], dict[str, int]]:
+    """Everything the simulator sent for ``n`` requests (no latency in ``profile``)."""
     with SimulatorThread(port=0, seed=3, faults=profile, clock=Clock(NOON, frozen=True)) as sim:
         with Client(sim.port) as c:
             c.send(requests)
-            if expect < 0:  # everything: until the answers stop coming
-                events = c.events(10**6, timeout=timeout, frames_only=False, quiet=0.25)
-            else:
-                events = c.events(expect, timeout)
+            events = c.drain(sim, n)
         return events, sim.counters.faults
 
 
@@ -46,13 +42,13 @@ def _near(count: int, rate: float, n: int = N) -> bool:
 
 @pytest.mark.parametrize("rate", [0.05, 0.2])
 def test_lost_answers(rate: float) -> None:
-    events, faults = _run(FaultProfile(lost_answer=rate), _reads(), -1, timeout=1.0)
+    events, faults = _run(FaultProfile(lost_answer=rate), _reads(), N)
     lost = N - sum(isinstance(e, Frame) for e in events)
     assert lost == faults["lost_answer"] and _near(lost, rate)
 
 
 def test_truncated_payloads_have_matching_crc() -> None:
-    events, faults = _run(FaultProfile(truncated_payload=0.2), _reads(), -1, timeout=1.0)
+    events, faults = _run(FaultProfile(truncated_payload=0.2), _reads(), N)
     frames = [e for e in events if isinstance(e, Frame)]
     short = [f for f in frames if len(f.data) < 4]
     assert len(frames) == N  # a good CRC on every one
@@ -60,14 +56,14 @@ def test_truncated_payloads_have_matching_crc() -> None:
 
 
 def test_wrong_crc() -> None:
-    events, faults = _run(FaultProfile(wrong_crc=0.1), _reads(), -1, timeout=1.0)
+    events, faults = _run(FaultProfile(wrong_crc=0.1), _reads(), N)
     bad = sum(isinstance(e, CRCMismatch) for e in events)
     assert bad == faults["wrong_crc"] and _near(bad, 0.1)
     assert sum(isinstance(e, Frame) for e in events) == N - bad
 
 
 def test_interrupted_answers_in_a_burst() -> None:
-    events, faults = _run(FaultProfile(interrupt=0.2), _reads(), -1, timeout=1.0)
+    events, faults = _run(FaultProfile(interrupt=0.2), _reads(), N)
     good = sum(isinstance(e, Frame) for e in events)
     cut = faults["interrupt"]
     assert _near(cut, 0.2, N - 1)
@@ -80,17 +76,17 @@ def test_latency_delays_answers() -> None:
     with SimulatorThread(port=0, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
         start = time.monotonic()
         c.read("battery.soc")
-        assert 0.09 < time.monotonic() - start < 1.0
+        assert time.monotonic() - start >= 0.1  # not before its latency (a loaded machine only adds to it)
 
 
 def test_interrupt_cuts_an_answer_being_prepared() -> None:
-    profile = FaultProfile(latency=(0.2, 0.2), interrupt=1.0)
+    # the second request comes well within the first answer's latency, however busy the machine
+    profile = FaultProfile(latency=(1.0, 1.0), interrupt=1.0)
     with SimulatorThread(port=0, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
         c.send(read_frame("battery.soc"))
-        time.sleep(0.05)
+        assert wait_until(lambda: sim.counters.requests == 1)
         c.send(read_frame("db.temp1"))
-        events = c.events(5, timeout=0.6, frames_only=False)
-        frames = [e for e in events if isinstance(e, Frame)]
+        frames = c.frames(1, timeout=10)  # the cut answer is garbage to the decoder: the second is the first frame
         assert [REGISTRY.get_by_id(f.id).name for f in frames] == ["db.temp1"]
         assert sim.counters.faults["interrupt"] == 1
 
@@ -103,14 +99,14 @@ def test_writes_applied_but_not_answered() -> None:
     ) as sim:
         with Client(sim.port) as c:
             c.send(writes)
-            frames = c.frames(N, timeout=1.0)
+            frames = [e for e in c.drain(sim, N) if isinstance(e, Frame)]
         unanswered = sim.counters.faults["write_unanswered"]
         assert len(frames) == N - unanswered and _near(unanswered, 0.3)
         assert abs(sim.model.get("battery.soc_target") - 0.4) < 1e-6
 
 
 def test_unsolicited_answers() -> None:
-    events, faults = _run(FaultProfile(unsolicited=0.1), _reads(), -1, timeout=1.0)
+    events, faults = _run(FaultProfile(unsolicited=0.1), _reads(), N)
     others = [e for e in events if isinstance(e, Frame) and e.id != SOC]
     soc = [e for e in events if isinstance(e, Frame) and e.id == SOC]
     extra = faults["unsolicited"]
@@ -131,7 +127,7 @@ def test_silence_periods() -> None:
 
 def test_fault_injection_is_deterministic_for_a_seed() -> None:
     runs = [
-        _run(FaultProfile.named("hostile").with_rates({"latency": (0, 0), "silence": 0}), _reads(300), -1, 0.5)
+        _run(FaultProfile.named("hostile").with_rates({"latency": (0, 0), "silence": 0}), _reads(300), 300)
         for _ in range(2)
     ]
     assert runs[0][1] == runs[1][1]

@@ -6,6 +6,8 @@ Configuration file (TOML), every key optional::
     faults = "realistic"          # ideal | realistic | hostile
     shared_bus = true
     night_silent = false          # go silent while the sun is down, like inverters without battery
+    max_clients = 256             # connections open at once; more are refused
+    idle_timeout = 600            # seconds: close connections that send (or read) nothing; 0 never
 
     [fault_rates]                 # single rates on top of the profile (probabilities 0..1, seconds)
     lost_answer = 0.02
@@ -34,6 +36,7 @@ or just ``{"battery.soc": 0.5}``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from collections.abc import Mapping
@@ -41,14 +44,21 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import RctClientException
 from ..registry import REGISTRY
 from .model import ModelError, ModelParams
 
 __all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CLIENTS",
     "PROFILES",
     "ConfigError",
     "FaultProfile",
     "SimulatorConfig",
+    "check_host",
+    "check_idle_timeout",
+    "check_max_clients",
+    "is_loopback",
     "load_config",
     "load_snapshot",
     "parse_config",
@@ -59,8 +69,48 @@ __all__ = [
 _RANGES = ("latency", "silence_duration")  # the FaultProfile fields that are (min, max) seconds
 
 
-class ConfigError(ValueError):
-    """A configuration file or snapshot that cannot be used (the message says which part and why)."""
+class ConfigError(RctClientException, ValueError):
+    """A configuration file, snapshot or argument that cannot be used (the caller's fault; the message
+    says which part and why)."""
+
+
+#: Defaults of the connection limits (``max_clients``, ``idle_timeout``).
+DEFAULT_MAX_CLIENTS = 256
+DEFAULT_IDLE_TIMEOUT = 600.0
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def check_host(host: str) -> str:
+    """The address to listen on; an empty one is an error (it would silently mean every interface)."""
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError("the address to listen on is empty: give 0.0.0.0 or :: to listen on every interface")
+    return host.strip()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (a loopback address or name)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_max_clients(value: object) -> int:
+    if value is None:
+        return DEFAULT_MAX_CLIENTS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"max_clients must be a positive integer, got {value!r}")
+    return value
+
+
+def check_idle_timeout(value: object) -> float:
+    if value is None:
+        return DEFAULT_IDLE_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise ConfigError(f"idle_timeout must be seconds >= 0 (0: never), got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -176,6 +226,8 @@ class SimulatorConfig:
     plant: int | None = None
     addresses: list[int] | None = None
     device_values: dict[int, dict[str, Any]] = field(default_factory=dict)
+    max_clients: int | None = None
+    idle_timeout: float | None = None
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -194,7 +246,18 @@ def _check_names(values: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def parse_config(data: Mapping[str, Any], where: str = "config") -> SimulatorConfig:
     """Check and convert the parsed TOML of a configuration file."""
-    known = {"seed", "faults", "shared_bus", "night_silent", "fault_rates", "model", "values", "plant"}
+    known = {
+        "seed",
+        "faults",
+        "shared_bus",
+        "night_silent",
+        "max_clients",
+        "idle_timeout",
+        "fault_rates",
+        "model",
+        "values",
+        "plant",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -209,6 +272,13 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> SimulatorCon
     if "shared_bus" in data:
         cfg.shared_bus = data["shared_bus"]
     cfg.night_silent = bool(data.get("night_silent", False))
+    try:
+        if "max_clients" in data:
+            cfg.max_clients = check_max_clients(data["max_clients"])
+        if "idle_timeout" in data:
+            cfg.idle_timeout = check_idle_timeout(data["idle_timeout"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     rates = _table(data, "fault_rates", where)
     if "faults" in data or rates:
         profile = FaultProfile.named(str(data.get("faults", "ideal")))

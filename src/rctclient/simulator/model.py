@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from ..exceptions import RctClientException
 from ..registry import REGISTRY, ObjectInfo, Registry
 from ..types import (
     BatteryModuleCellResistance,
@@ -65,8 +66,9 @@ _SIN16 = 0.5436465978599387  # mean of sin(pi x) ** 1.6 over 0..1 (the sun's hei
 _PEAKS_WH = 900 * 0.7 * math.sqrt(math.pi) + 1400 * 1.5 * math.sqrt(math.pi)
 
 
-class ModelError(ValueError):
-    """A value that the model cannot take: unknown OID name, or a value that does not fit the OID's type."""
+class ModelError(RctClientException, ValueError):
+    """A value that the model cannot take (the caller's fault): unknown OID name, or a value that does
+    not fit the OID's type."""
 
 
 def _mix(*parts: int) -> float:

@@ -46,7 +46,8 @@ def _loop_factory(name: str) -> Any:
     default="localhost",
     show_default=True,
     help="Address to listen on. The protocol has no authentication or encryption at all: anyone who can "
-    "reach the port can change the device's settings, so it stays on this machine unless you say otherwise.",
+    "reach the port can change the device's settings, so it stays on this machine unless you say otherwise "
+    "(0.0.0.0 or :: for every interface).",
 )
 @click.option("-p", "--port", default=8899, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request and answer: time, peer, command, OID, value.")
@@ -70,6 +71,16 @@ def _loop_factory(name: str) -> Any:
 @click.option("--start", "start_time", help="Start the device's clock at this ISO 8601 time (UTC unless given).")
 @click.option("--night-silent", is_flag=True, default=None, help="Answer nothing while the sun is down.")
 @click.option(
+    "--max-clients",
+    type=click.IntRange(1, 100_000),
+    help="Connections open at once; more are refused.  [default: 256]",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0),
+    help="Close connections that send nothing (or read nothing) for this many seconds; 0: never.  [default: 600]",
+)
+@click.option(
     "--loop",
     "loop_name",
     type=click.Choice(["auto", "asyncio", "uvloop"]),
@@ -92,6 +103,8 @@ def simulator(
     speed: float,
     start_time: str | None,
     night_silent: bool | None,
+    max_clients: int | None,
+    idle_timeout: float | None,
     loop_name: str,
 ) -> None:
     """Serve a simulated RCT Power inverter, for developing and testing integrations.
@@ -113,9 +126,14 @@ def simulator(
     import signal  # noqa: PLC0415
 
     from ...simulator import Clock, ConfigError, Simulator  # noqa: PLC0415
+    from ...simulator.config import check_host, is_loopback  # noqa: PLC0415
 
     if speed <= 0:
         raise CliError("--speed must be positive", EXIT_BAD_INPUT)
+    try:
+        host = check_host(host)
+    except ConfigError as exc:
+        raise CliError(f"--host: {exc}", EXIT_BAD_INPUT) from None
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -135,6 +153,8 @@ def simulator(
             config=config_path,
             snapshot=snapshot,
             night_silent=night_silent,
+            max_clients=max_clients,
+            idle_timeout=idle_timeout,
         )
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
@@ -144,6 +164,12 @@ def simulator(
             await sim.start()
         except OSError as exc:
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_ERROR) from None
+        if not is_loopback(host):
+            click.echo(
+                f"warning: listening on {host} port {sim.port}: the protocol has no authentication, so anyone "
+                "who can reach it can change the simulated device's settings",
+                err=True,
+            )
         devices = ", ".join(f"0x{a:08X}" for a in sim.addresses)
         click.echo(
             f"simulating {len(sim.devices)} device(s) ({devices}) on {host}:{sim.port}, seed {sim.seed}; Ctrl-C stops",
