@@ -102,9 +102,12 @@ class Client:
         info = REGISTRY.get_by_name(name)
         payload = b"" if value is None else encode_value(info.request_data_type, value)
         self.send(make_frame(command, info.object_id, payload, address))
-        frames = self.frames(1)
-        assert frames, f"no answer to {command.name} {name}"
-        return frames[0]
+        deadline = time.monotonic() + self.timeout
+        while True:  # the answer, not what others on the bus asked or got (the portal's traffic)
+            frames = self.frames(1, timeout=max(0.0, deadline - time.monotonic()))
+            assert frames, f"no answer to {command.name} {name}"
+            if frames[0].id == info.object_id and Command.is_response(frames[0].command):
+                return frames[0]
 
     def read(self, name: str) -> Frame:
         return self.request(Command.READ, name)

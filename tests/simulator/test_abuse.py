@@ -23,7 +23,7 @@ from rctclient.simulator.connection import MAX_WRITE_BUFFER, WRITE_HIGH
 from rctclient.types import Command
 
 from .client import Client, read_frame, wait_until
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 LOOPS = pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 
@@ -65,7 +65,7 @@ def test_clients_that_do_not_read_are_held_at_the_high_water_mark(loop: str) -> 
     # keeps every small write as an object of its own, and 200 such clients took 1.57 GB. Now a client's
     # requests wait while its answers do: the write buffer stops near WRITE_HIGH, on both loops.
     event_table = read_frame("logger.error_log_time_stamp")  # 9 bytes asking for ~600
-    with SimulatorThread(port=0, loop_factory=_factory(loop), clock=Clock(NOON, frozen=True)) as sim:
+    with SimulatorThread(port=0, portal=False, loop_factory=_factory(loop), clock=Clock(NOON, frozen=True)) as sim:
         socks = [_silent_socket(sim.port) for _ in range(8)]
         assert wait_until(lambda: len(sim.call(lambda: list(sim.simulator._conns))) == len(socks))
         _small_kernel_buffers(sim)
@@ -105,7 +105,7 @@ def test_clients_that_do_not_read_are_held_at_the_high_water_mark(loop: str) -> 
 def test_a_client_that_reads_again_gets_everything_it_asked_for() -> None:
     # Held is not lost: once the client reads, the requests that waited are answered, in order.
     n = 3000
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet() as sim:
         sock = _silent_socket(sim.port)
         sock.setblocking(True)
         assert wait_until(lambda: len(sim.call(lambda: list(sim.simulator._conns))) == 1)
@@ -124,7 +124,7 @@ def test_a_client_that_reads_again_gets_everything_it_asked_for() -> None:
 
 def test_connections_over_max_clients_are_refused_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="rctclient.simulator")
-    with SimulatorThread(port=0, max_clients=4, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet(max_clients=4) as sim:
         kept = [Client(sim.port) for _ in range(4)]
         try:
             for c in kept:
@@ -147,7 +147,7 @@ def test_connections_over_max_clients_are_refused_and_logged_once(caplog: pytest
 def test_idle_connections_are_closed_and_busy_or_listening_ones_are_not() -> None:
     timeout = 0.3
     clock = Clock(NOON, speed=50.0)  # READ_PERIODICALLY every 0.1 s
-    with SimulatorThread(port=0, idle_timeout=timeout, clock=clock) as sim:
+    with SimulatorThread(port=0, portal=False, idle_timeout=timeout, clock=clock) as sim:
         idle = socket.create_connection(("127.0.0.1", sim.port))
         idle.setblocking(False)
         with Client(sim.port) as busy, Client(sim.port) as listener:
@@ -176,7 +176,7 @@ def test_slow_readers_on_the_shared_bus_cost_dropped_frames_not_the_others_reads
     # Every answer went to every connection at once: 1,000 connections that did not read made each
     # request cost 1,000 writes. Now foreign frames are collected per connection, the ones that do not
     # read lose them (counted), and the fan-out work is bounded by a budget per second.
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet() as sim:
         silent = [_silent_socket(sim.port) for _ in range(40)]
         try:
             with Client(sim.port) as flooder, Client(sim.port) as reader:
@@ -211,7 +211,11 @@ def test_an_empty_host_is_an_error_not_every_interface() -> None:
 
 def test_frames_in_order_for_the_reader_of_a_shared_bus() -> None:
     # Foreign frames collected for a connection go out before its own next answer: it sees the bus in order.
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as a, Client(sim.port) as b:
+    with (
+        quiet() as sim,
+        Client(sim.port) as a,
+        Client(sim.port) as b,
+    ):
         assert wait_until(lambda: sim.counters.connections == 2)
         a.send(read_frame("db.temp1"))
         assert a.frames(1)

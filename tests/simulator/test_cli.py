@@ -86,7 +86,7 @@ def running() -> Iterator[list[Running]]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_port_0_verbose_lines_and_clean_stop(running: list[Running], sig: int) -> None:
-    sim = Running("-v", "--seed", "3")
+    sim = Running("-v", "--seed", "3", "--no-portal")
     running.append(sim)
     with Client(sim.port) as c:
         answer = c.read("battery.soc")

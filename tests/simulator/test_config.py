@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from rctclient.registry import REGISTRY
-from rctclient.simulator import PROFILES, Clock, ConfigError, Simulator, SimulatorThread, load_config, load_snapshot
+from rctclient.simulator import PROFILES, Clock, ConfigError, Simulator, load_config, load_snapshot
 from rctclient.utils import decode_value, encode_value
 
 from .client import Client
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 FULL = """
 seed = 7
@@ -174,7 +174,10 @@ def test_snapshot_value_is_served_exactly(tmp_path: Path) -> None:
         "g_sync.p_ac_grid_sum_lp": -1234.5,
     }
     path.write_text(json.dumps({"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": values}))
-    with SimulatorThread(port=0, snapshot=path, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(snapshot=path) as sim,
+        Client(sim.port) as c,
+    ):
         for name, value in values.items():
             info = REGISTRY.get_by_name(name)
             frame = c.read(name)

@@ -16,7 +16,7 @@ from rctclient.types import Command
 from rctclient.utils import encode_value
 
 from .client import Client, read_frame, wait_until
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 N = 1000
 SOC = REGISTRY.get_by_name("battery.soc").object_id
@@ -24,7 +24,7 @@ SOC = REGISTRY.get_by_name("battery.soc").object_id
 
 def _run(profile: FaultProfile, requests: bytes, n: int) -> tuple[list[Event], dict[str, int]]:
     """Everything the simulator sent for ``n`` requests (no latency in ``profile``)."""
-    with SimulatorThread(port=0, seed=3, faults=profile, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet(seed=3, faults=profile) as sim:
         with Client(sim.port) as c:
             c.send(requests)
             events = c.drain(sim, n)
@@ -73,7 +73,10 @@ def test_interrupted_answers_in_a_burst() -> None:
 
 def test_latency_delays_answers() -> None:
     profile = FaultProfile(latency=(0.1, 0.15))
-    with SimulatorThread(port=0, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         start = time.monotonic()
         c.read("battery.soc")
         assert time.monotonic() - start >= 0.1  # not before its latency (a loaded machine only adds to it)
@@ -82,7 +85,10 @@ def test_latency_delays_answers() -> None:
 def test_interrupt_cuts_an_answer_being_prepared() -> None:
     # the second request comes well within the first answer's latency, however busy the machine
     profile = FaultProfile(latency=(1.0, 1.0), interrupt=1.0)
-    with SimulatorThread(port=0, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         c.send(read_frame("battery.soc"))
         assert wait_until(lambda: sim.counters.requests == 1)
         c.send(read_frame("db.temp1"))
@@ -95,7 +101,7 @@ def test_writes_applied_but_not_answered() -> None:
     info = REGISTRY.get_by_name("battery.soc_target")
     writes = make_frame(Command.WRITE, info.object_id, encode_value(info.request_data_type, 0.4)) * N
     with SimulatorThread(
-        port=0, seed=2, faults=FaultProfile(write_unanswered=0.3), clock=Clock(NOON, frozen=True)
+        port=0, portal=False, seed=2, faults=FaultProfile(write_unanswered=0.3), clock=Clock(NOON, frozen=True)
     ) as sim:
         with Client(sim.port) as c:
             c.send(writes)
@@ -116,7 +122,10 @@ def test_unsolicited_answers() -> None:
 
 def test_silence_periods() -> None:
     profile = FaultProfile(silence=0.01, silence_duration=(0.2, 0.2))
-    with SimulatorThread(port=0, seed=4, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(seed=4, faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         answered = 0
         for _ in range(300):
             c.send(read_frame("battery.soc"))
@@ -161,7 +170,7 @@ async def _client(port: int, name: str) -> bool:
 
 
 async def _many(shared: bool) -> None:
-    async with Simulator(port=0, shared_bus=shared, clock=Clock(NOON, frozen=True)) as sim:
+    async with Simulator(port=0, portal=False, shared_bus=shared, clock=Clock(NOON, frozen=True)) as sim:
         results = await asyncio.gather(*(_client(sim.port, "battery.soc") for _ in range(200)))
         assert all(results)
         assert sim.counters.connections == 200
@@ -174,7 +183,7 @@ def test_200_concurrent_clients() -> None:
 
 def test_garbage_flood_keeps_memory_flat_and_others_served() -> None:
     async def main() -> None:
-        async with Simulator(port=0, clock=Clock(NOON, frozen=True)) as sim:
+        async with Simulator(port=0, portal=False, clock=Clock(NOON, frozen=True)) as sim:
             _, flood = await asyncio.open_connection("127.0.0.1", sim.port)
             chunk = os.urandom(1 << 16).replace(b"+", b"") + b"+\x01\xff" * 100  # noise and lying length fields
             tracemalloc.start()

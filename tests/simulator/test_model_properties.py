@@ -130,10 +130,10 @@ def test_first_read_of_long_history_is_cheap(name: str, start: int, monkeypatch:
     steps = 0
     step = model._step
 
-    def counted(t: float, soc: float, seconds: float) -> Any:
+    def counted(t: float, soc: float) -> Any:
         nonlocal steps
         steps += 1
-        return step(t, soc, seconds)
+        return step(t, soc)
 
     monkeypatch.setattr(model, "_step", counted)
     model.encode(REGISTRY.get_by_name(name))

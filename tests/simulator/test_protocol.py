@@ -14,7 +14,7 @@ from rctclient.types import Command, DataType
 from rctclient.utils import decode_timeseries, encode_value
 
 from .client import Client, read_frame
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 
 def test_every_registry_oid_answers_with_its_response_type(sim: SimulatorThread) -> None:
@@ -139,7 +139,7 @@ def test_event_table_entries_before_the_timestamp(sim: SimulatorThread) -> None:
 
 
 def test_plant_addressing() -> None:
-    with SimulatorThread(port=0, seed=5, plant=3, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet(seed=5, plant=3) as sim:
         assert len(set(sim.addresses)) == 3
         serials = set()
         with Client(sim.port) as c:
@@ -158,7 +158,7 @@ def test_plant_addressing() -> None:
 
 def test_read_periodically_with_a_fast_clock() -> None:
     clock = Clock(NOON, speed=50.0)  # pas.period 5 s -> every 0.1 s
-    with SimulatorThread(port=0, seed=1, clock=clock) as sim, Client(sim.port) as c:
+    with SimulatorThread(port=0, portal=False, seed=1, clock=clock) as sim, Client(sim.port) as c:
         c.send(read_frame("battery.soc", Command.READ_PERIODICALLY))
         c.send(read_frame("db.temp1", Command.READ_PERIODICALLY))
         first = c.frames(2, timeout=10)
@@ -181,7 +181,7 @@ def test_shared_bus_delivers_to_every_client() -> None:
     for shared in (True, False):
         clock = Clock(NOON, frozen=True)
         with (
-            SimulatorThread(port=0, shared_bus=shared, clock=clock) as sim,
+            SimulatorThread(port=0, portal=False, shared_bus=shared, clock=clock) as sim,
             Client(sim.port) as a,
             Client(sim.port) as b,
         ):

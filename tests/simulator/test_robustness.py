@@ -18,7 +18,7 @@ from rctclient.simulator import Clock, FaultProfile, SimulatorThread
 from rctclient.types import Command
 
 from .client import Client, read_frame, wait_until
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_restart_and_stop_while_clients_connect(
     # transport creation" (logged in debug mode only) and its socket leaked (a ResourceWarning later).
     monkeypatch.setenv("PYTHONASYNCIODEBUG", "1")
     caplog.set_level(logging.ERROR)
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet() as sim:
         stop = threading.Event()
         threads = [threading.Thread(target=_hammer, args=(sim.port, stop)) for _ in range(4)]
         for t in threads:
@@ -104,7 +104,7 @@ def test_a_flood_in_one_send_does_not_stall_the_other_clients() -> None:
     # about half a second per read, and every other client waited. Now the other client is served while
     # the flood is being handled: its answers come before the simulator has read the whole flood.
     flood_size = 1 << 20
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with quiet() as sim, Client(sim.port) as c:
         flood = socket.create_connection(("127.0.0.1", sim.port))
         # '+x': a start token and an invalid command, the costliest garbage per byte for the decoder
         sender = threading.Thread(target=flood.sendall, args=(b"+x" * (flood_size // 2),))
@@ -128,7 +128,10 @@ def test_unsolicited_answers_are_for_oids_nobody_asked_for() -> None:
     profile = FaultProfile(unsolicited=0.5)
     names = ["battery.soc", "db.temp1", "g_sync.p_acc_lp"]
     asked = {REGISTRY.get_by_name(n).object_id for n in names}
-    with SimulatorThread(port=0, seed=3, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(seed=3, faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         c.send(b"".join(read_frame(n) for n in names) * 100)
         frames = [e for e in c.drain(sim, 300) if isinstance(e, Frame)]
         extra = sim.counters.faults["unsolicited"]
@@ -141,7 +144,10 @@ def test_latency_and_interrupts_keep_the_answers_in_order() -> None:
     # answered out of order, which the device never does.
     names = ["battery.soc", "db.temp1", "g_sync.p_acc_lp", "inverter_sn", "battery.soc_target"] * 4
     profile = FaultProfile(latency=(0.0, 0.05), interrupt=0.3)
-    with SimulatorThread(port=0, seed=5, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(seed=5, faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         for name in names:
             c.send(read_frame(name))
             time.sleep(0.005)
@@ -164,7 +170,10 @@ def test_a_silence_is_not_stretched_by_the_requests_during_it() -> None:
     # Every request during a silence drew the silence again and set a new end: with a client asking
     # every 50 ms, a (0.3, 0.3) s silence never ended.
     profile = FaultProfile(silence=1.0, silence_duration=(0.3, 0.3))
-    with SimulatorThread(port=0, faults=profile, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(faults=profile) as sim,
+        Client(sim.port) as c,
+    ):
         start = time.monotonic()
         for _ in range(20):
             c.send(read_frame("battery.soc"))
@@ -182,7 +191,7 @@ def test_a_failing_read_periodically_round_is_logged_and_the_next_one_sent(
 ) -> None:
     # An exception in the READ_PERIODICALLY task ended it for good (nothing was logged until stop(),
     # which then raised it).
-    sim = SimulatorThread(port=0, clock=Clock(NOON, speed=50.0))
+    sim = SimulatorThread(port=0, portal=False, clock=Clock(NOON, speed=50.0))
     calls = 0
     encode = sim.model.encode
 
@@ -207,5 +216,5 @@ def test_a_snapshot_given_as_parsed_json_is_served() -> None:
     # Simulator(snapshot=...) took a mapping as name -> value only: the parsed file (with its header)
     # raised "unknown OID name(s): rctclient_snapshot, values".
     snapshot = {"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": {"battery.soc": 0.25}}
-    with SimulatorThread(port=0, clock=Clock(NOON, frozen=True), snapshot=snapshot) as sim:
+    with SimulatorThread(port=0, portal=False, clock=Clock(NOON, frozen=True), snapshot=snapshot) as sim:
         assert sim.model.get("battery.soc") == 0.25

@@ -49,7 +49,7 @@ class Pending:
         asked), or None for the device's own traffic (READ_PERIODICALLY, the portal, unsolicited).
     """
 
-    __slots__ = ("cut", "data", "direct", "exposed", "source", "timer")
+    __slots__ = ("counted", "cut", "data", "direct", "exposed", "source", "timer")
 
     def __init__(
         self,
@@ -57,8 +57,10 @@ class Pending:
         direct: Collection[Connection] = (),
         source: Connection | None = None,
         exposed: bool = False,
+        counted: bool = True,
     ) -> None:
         self.data = data
+        self.counted = counted  # an answer of the device's (Counters.answers), not the portal's traffic
         self.direct = direct
         self.source = source
         self.timer: asyncio.TimerHandle | None = None  # its latency; None: ready
@@ -111,7 +113,7 @@ class Bus:
         ready = pending[:n]
         del pending[:n]
         self.pending_bytes = sum(len(e.data) for e in pending) if pending else 0
-        self.counters.answers += sum(not e.cut for e in ready)
+        self.counters.answers += sum(e.counted and not e.cut for e in ready)
         self._deliver(ready)
 
     def _deliver(self, entries: list[Pending]) -> None:

@@ -23,6 +23,7 @@ class Counters:
     :ivar fanout_dropped: such deliveries left out: the connection did not read, had too many
         waiting, or the asking connection was over its share of the fan-out budget.
     :ivar portal_requests: requests of the simulated vendor portal on the Wi-Fi module.
+    :ivar portal_answers: the device's answers to them.
     """
 
     connections: int = 0
@@ -32,6 +33,7 @@ class Counters:
     answers: int = 0
     periodic_answers: int = 0
     portal_requests: int = 0
+    portal_answers: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
     unknown_oid: int = 0

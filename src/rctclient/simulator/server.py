@@ -24,6 +24,7 @@ from .clock import Clock
 from .config import (
     ConfigError,
     FaultProfile,
+    PortalSettings,
     SimulatorConfig,
     check_host,
     check_idle_timeout,
@@ -34,7 +35,8 @@ from .config import (
 )
 from .connection import Connection
 from .counters import Counters
-from .model import DeviceModel, ModelError
+from .devices import DEFAULT_DEVICE, UnknownDevice, device_spec
+from .model import DeviceModel, ModelError, ModelParams
 
 __all__ = ["Counters", "Simulator", "SimulatorThread"]
 
@@ -44,6 +46,8 @@ log = logging.getLogger("rctclient.simulator")
 MAX_PERIODIC = 64
 #: Refusals of connections within this many seconds of the first are one burst (logged once).
 _REFUSAL_BURST = 10.0
+#: Seconds after the start of the portal's first round (then every period).
+_PORTAL_FIRST = 0.5
 #: Answer frames remembered by (command, OID, address, payload).
 _MAX_CACHED_ANSWERS = 4096
 _KNOWN_IDS = frozenset(info.object_id for info in REGISTRY.all())
@@ -79,6 +83,10 @@ class Simulator:
     :param snapshot: a JSON snapshot (its path, or its parsed form: the whole file or just its name -> value
         mapping), served as fixed values.
     :param night_silent: answer nothing while the first device's solar power is 0.
+    :param device_model: the device model's name (see :data:`~rctclient.simulator.DEVICES`; default
+        ``storage-dc-6``, or the config's).
+    :param portal: the vendor portal's traffic on the shared bus: a :class:`PortalSettings`, or False
+        (off) / True (the default settings); default on, or the config's.
     :param max_clients: connections open at once; more are refused (closed at once, logged once per
         burst). Default 256, or the config's.
     :param idle_timeout: seconds after which a connection that sent nothing (and has no
@@ -100,6 +108,8 @@ class Simulator:
         night_silent: bool | None = None,
         max_clients: int | None = None,
         idle_timeout: float | None = None,
+        device_model: str | None = None,
+        portal: PortalSettings | bool | None = None,
     ) -> None:
         cfg = load_config(config) if isinstance(config, str | Path) else (config or SimulatorConfig())
         self.host = check_host(host)
@@ -123,10 +133,22 @@ class Simulator:
         else:
             addresses = [0x2000_0000 + (self.seed % 0x10000) * 0x100 + i + 1 for i in range(count)]
         self.addresses = addresses
+        try:
+            self.spec = device_spec(device_model if device_model is not None else cfg.device)
+            params = cfg.params
+            if self.spec.name != (cfg.device or DEFAULT_DEVICE):  # another device than the config's: its numbers
+                params = ModelParams.from_mapping(cfg.model_overrides, ModelParams.for_device(self.spec))
+        except (UnknownDevice, ModelError) as exc:
+            raise ConfigError(str(exc)) from None
         self.devices = [
-            DeviceModel(seed=self.seed, clock=self.clock, address=a, index=i, params=cfg.params)
+            DeviceModel(seed=self.seed, clock=self.clock, address=a, index=i, params=params, spec=self.spec)
             for i, a in enumerate(addresses)
         ]
+        if portal is None:
+            portal = cfg.portal if cfg.portal is not None else PortalSettings()
+        elif isinstance(portal, bool):
+            portal = PortalSettings(enabled=portal)
+        self.portal = portal
         self._by_address = {d.address: d for d in self.devices}
         try:
             if cfg.values:
@@ -185,6 +207,8 @@ class Simulator:
         self._tasks = [loop.create_task(self._periodic_loop(d)) for d in self.devices]
         if self.idle_timeout > 0:
             self._tasks.append(loop.create_task(self._sweep_loop()))
+        if self.portal.enabled and self._shared is not None:
+            self._tasks.append(loop.create_task(self._portal_loop(self._shared)))
         log.info(
             "listening on %s:%d (%d device%s)", self.host, self.port, len(self.devices), "s"[: len(self.devices) > 1]
         )
@@ -283,6 +307,39 @@ class Simulator:
                 self.counters.idle_dropped += 1
                 log.info("%s sent nothing for %g s: closed", conn.peer, timeout)
                 conn.transport.close()
+
+    # -- the vendor portal -------------------------------------------------------------------------
+
+    async def _portal_loop(self, bus: Bus) -> None:
+        """The portal's rounds (see :class:`PortalSettings`), in real time like the network they come over."""
+        settings = self.portal
+        infos = [REGISTRY.get_by_name(name) for name in settings.oids]
+        requests = [make_frame(Command.READ, info.object_id) for info in infos]
+        await asyncio.sleep(min(_PORTAL_FIRST, settings.period))
+        while True:
+            if bus.conns:  # nobody listening: the portal's round changes nothing anyone could see
+                try:
+                    self._portal_round(bus, infos, requests)
+                except Exception:  # a bug: logged, and the next round is tried all the same
+                    log.exception("the portal's round failed")
+            await asyncio.sleep(settings.period)
+
+    def _portal_round(self, bus: Bus, infos: list[ObjectInfo], requests: list[bytes]) -> None:
+        device = self.devices[0]
+        silent = self._is_silent()
+        for info, request in zip(infos, requests, strict=True):
+            self.counters.portal_requests += 1
+            bus.queue(Pending(request, counted=False))
+            if self._verbose:
+                self._log_frame("portal", ">", request)
+            if silent:
+                continue
+            try:
+                payload = device.encode(info)
+            except (ValueError, ModelError):
+                continue
+            self._answer(bus, info.object_id, payload, None, portal=True)
+        bus.flush()
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -445,6 +502,7 @@ class Simulator:
         direct: Collection[Connection] = (),
         source: Connection | None = None,
         periodic: bool = False,
+        portal: bool = False,
     ) -> None:
         """Build an answer, apply the faults and queue it on the bus (see :class:`Pending` for ``direct``)."""
         faults = self.faults
@@ -474,7 +532,9 @@ class Simulator:
             data = cached
         if periodic:
             counters.periodic_answers += 1
-        entry = Pending(data, direct, source)
+        elif portal:
+            counters.portal_answers += 1
+        entry = Pending(data, direct, source, counted=not portal)
         low, high = faults.latency
         if high > 0 and self._loop is not None:
             delay = rng.uniform(low, high)
