@@ -89,7 +89,14 @@ _BATTERY_OTHERS = frozenset(
         "temperature.bat_temp_power_reduction",
     }
 )
-_BATTERY_PREFIXES = ("battery.", "battery_placeholder[", "acc_conv.", "bat_mng_struct.", "can_bus.")
+_BATTERY_PREFIXES = (
+    "battery.",
+    "battery_placeholder[",
+    "acc_conv.",
+    "bat_mng_struct.",
+    "can_bus.",
+    "power_mng.schedule[",
+)
 
 
 def _zero(info: ObjectInfo) -> Any:
