@@ -121,12 +121,14 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received += 1
-        if self._inbox or self._backlog or self.paused or len(data) > _SLICE:
-            self._inbox.append(data)
-            self._stop_reading()
-            self._schedule()
+        # Reading is paused while input waits (a big segment's slices, requests held while the client
+        # does not read): what still arrives joins the queue. Otherwise a segment is handled at once.
+        if self._reading and len(data) <= _SLICE:
+            self._receive(data)
             return
-        self._receive(data)
+        self._inbox.append(data)
+        self._stop_reading()
+        self._schedule()
 
     # -- input -----------------------------------------------------------------------------------
 

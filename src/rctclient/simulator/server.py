@@ -414,7 +414,7 @@ class Simulator:
             except (ValueError, ModelError) as exc:  # a fixed value that does not encode
                 log.warning("%s cannot encode %s: %s", conn.peer, info.name, exc)
                 return
-        self._answer(conn.bus, info.object_id, payload, address, direct=(conn,), source=conn)
+        self._answer(conn.bus, info.object_id, payload, address, (conn,), conn)
 
     def _write(self, conn: Connection, device: DeviceModel, info: ObjectInfo, frame: Frame) -> bytes | None:
         data_type = info.request_data_type
@@ -498,7 +498,6 @@ class Simulator:
         oid: int,
         payload: bytes,
         address: int | None,
-        *,
         direct: Collection[Connection] = (),
         source: Connection | None = None,
         periodic: bool = False,
