@@ -10,8 +10,8 @@ ours and the base are measured alternately, so that both see the same load of th
 
 ``--abuse`` adds two scenarios (ours, and the base with ``--base-src``), each bounded in time:
 
-* *non-reading clients*: 200 connections on the shared bus send READs of the event table and never
-  read; the simulator's peak RSS over ``--abuse-seconds``;
+* *non-reading clients*: 200 connections on the shared bus send READs and never read; the
+  simulator's peak RSS over ``--abuse-seconds`` and how many of them it dropped;
 * *slow fan-out*: 1,000 connections on the shared bus that read nothing send 1 KB/s of READs in
   total, while one more client reads every 10 ms; the simulator's CPU share and that client's
   reads and slowest read.
@@ -43,7 +43,6 @@ from rctclient.types import Command  # noqa: E402
 
 # One OID per client: on a shared bus every client hears every answer and must count only its own.
 OIDS = (0x959930BF, 0x400F015B, 0x91617C58, 0x1AC87AA0)  # battery.soc, g_sync.p_acc_lp, grid, load
-EVENT_TABLE = 0x5D34D09D  # logger.error_log_time_stamp: a 9-byte request, a big answer
 TICKS = os.sysconf("SC_CLK_TCK")
 
 Target = tuple[str, list[str], dict[str, str]]
@@ -160,8 +159,9 @@ def silent_connections(port: int, count: int) -> list[socket.socket]:
     return socks
 
 
-def non_reading(target: Target, seconds: float, count: int = 200) -> tuple[float, float]:
-    """Peak RSS (MB) of the simulator while ``count`` connections send and never read; RSS at the start."""
+def non_reading(target: Target, seconds: float, count: int = 200) -> tuple[float, float, int]:
+    """Peak RSS (MB) of the simulator while ``count`` connections send READs (small answers, many
+    writes) and never read; the RSS at the start; how many connections the simulator dropped."""
     port = free_port()
     proc = start(target, port)
     socks: list[socket.socket] = []
@@ -169,15 +169,19 @@ def non_reading(target: Target, seconds: float, count: int = 200) -> tuple[float
         time.sleep(0.3)
         base = rss_mb(proc.pid)
         socks = silent_connections(port, count)
-        burst = make_frame(Command.READ, EVENT_TABLE) * 20
-        peak, t0 = base, time.monotonic()
+        burst = make_frame(Command.READ, OIDS[0]) * 20
+        peak, t0, dropped = base, time.monotonic(), set()
         while time.monotonic() - t0 < seconds and peak < 2048:  # bounded: stop at 2 GB
             for sock in socks:
-                with contextlib.suppress(BlockingIOError, OSError):
+                try:
                     sock.send(burst)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    dropped.add(sock)
             peak = max(peak, rss_mb(proc.pid))
             time.sleep(0.005)
-        return peak, base
+        return peak, base, len(dropped)
     finally:
         for sock in socks:
             sock.close()
@@ -268,13 +272,13 @@ def main() -> None:
     if not args.abuse:
         return
     print()
-    print(f"{'non-reading clients (200, shared bus)':44} {'RSS at start':>12} {'peak RSS':>9}")
+    print(f"{'non-reading clients (200, shared bus)':44} {'RSS at start':>12} {'peak RSS':>9} {'dropped':>8}")
     for tree, src in trees:
         for loop in loops:
             env = {"PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
             cmd = [sys.executable, "-m", "rctclient", "simulator", "-h", "127.0.0.1", "-p", "{port}", "--loop", loop]
-            peak, base_rss = non_reading((tree, cmd, env), args.abuse_seconds)
-            print(f"{tree + ', ' + loop:44} {base_rss:>9.0f} MB {peak:>6.0f} MB")
+            peak, base_rss, dropped = non_reading((tree, cmd, env), args.abuse_seconds)
+            print(f"{tree + ', ' + loop:44} {base_rss:>9.0f} MB {peak:>6.0f} MB {dropped:>8}")
     print()
     header = f"{'slow fan-out (1,000 silent senders)':44} {'CPU':>6} {'other reads/s':>13} {'slowest':>8}"
     print(header + "  (the other client asks ~100/s)")
