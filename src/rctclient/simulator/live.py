@@ -37,7 +37,7 @@ from .history import History
 from .physics import DAY, SAMPLE, key, mix, period_start
 from .values import zero_reasons as data_zero_reasons
 
-__all__ = ["Live"]
+__all__ = ["Live", "zero_of"]
 
 _TOWERS = ("battery", "battery_placeholder[0]")  # the OID prefix of tower 1 and tower 2
 _MODULE_SLOTS = 7  # module slots per tower in the registry
@@ -99,9 +99,11 @@ _BATTERY_PREFIXES = (
 )
 
 
-def _zero(info: ObjectInfo) -> Any:
-    """The zero of an OID's type (what absent hardware answers)."""
+def zero_of(info: ObjectInfo) -> Any:
+    """The zero of an OID's type (what absent hardware answers; for an ENUM its lowest value)."""
     dt = info.response_data_type
+    if dt is DataType.ENUM:
+        return min(info.enum_map) if info.enum_map else 0
     if dt is DataType.FLOAT:
         return 0.0
     if dt is DataType.BOOL:
@@ -211,7 +213,7 @@ class Live(History):
                 # typed STRING in the registry, the module structure on a real device (undocumented)
                 reason = "the second tower's cell table: its format is undocumented, served empty"
             if reason is not None:
-                absent[name] = _zero(info)
+                absent[name] = zero_of(info)
                 reasons[name] = reason
             elif name.startswith(_TOWERS) and name.endswith(".index"):
                 reasons[name] = "the extreme value's cell (0 is the first cell)"
