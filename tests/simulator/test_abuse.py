@@ -104,7 +104,7 @@ def test_clients_that_do_not_read_are_held_at_the_high_water_mark(loop: str) -> 
 
 def test_a_client_that_reads_again_gets_everything_it_asked_for() -> None:
     # Held is not lost: once the client reads, the requests that waited are answered, in order.
-    n = 3000
+    n = 1500
     with quiet() as sim:
         sock = _silent_socket(sim.port)
         sock.setblocking(True)

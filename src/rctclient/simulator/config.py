@@ -37,8 +37,7 @@ Snapshot (the format of ``rctclient dump``)::
     {"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": {"battery.soc": 0.5},
      "other": {"battery.cells[0]": {"cells": {"0": {...}}}}}
 
-("other": the structured values of ``dump --all``, replayed too)
-or just ``{"battery.soc": 0.5}``.
+("other": the structured values of ``dump --all``, replayed too), or just ``{"battery.soc": 0.5}``.
 """
 
 from __future__ import annotations
