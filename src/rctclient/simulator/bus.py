@@ -114,9 +114,7 @@ class Bus:
                 self.counters.answers += 1
             for conn in self.conns:
                 if conn.outbox:
-                    conn.outbox.append(entry.data)
-                    parts = conn.take_outbox()
-                    conn.write(b"".join(parts))
+                    conn.write_all([*conn.take_outbox(), entry.data])
                 else:
                     conn.write(entry.data)
             return
@@ -133,9 +131,7 @@ class Bus:
         conns = self.conns
         if len(conns) == 1:  # a bus of its own (or a lone client on the shared one): everything is its own
             (conn,) = conns
-            parts = conn.take_outbox() if conn.outbox else []
-            parts.extend(e.data for e in entries)
-            conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
+            conn.write_all([*conn.take_outbox(), *(e.data for e in entries)])
             return
         if not conns:
             return
@@ -151,7 +147,7 @@ class Bus:
             if len(conns) > len(entry.direct):
                 self._fan_out(entry, batch)
         for conn, parts in batch.items():
-            conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
+            conn.write_all(parts)
 
     def _fan_out(self, entry: Pending, batch: dict[Connection, list[bytes]]) -> None:
         """Let the connections that did not ask hear ``entry``, within the budget (see the module docstring)."""
@@ -188,8 +184,7 @@ class Bus:
         self._fanout_handle = None
         for conn in list(self.conns):
             if conn.outbox:
-                parts = conn.take_outbox()
-                conn.write(parts[0] if len(parts) == 1 else b"".join(parts))
+                conn.write_all(conn.take_outbox())
 
 
 def fanout_share(conns: int) -> float:

@@ -238,6 +238,10 @@ class Connection(asyncio.Protocol):
         transport.write(data)
         self.sim.counters.bytes_out += len(data)
 
+    def write_all(self, parts: list[bytes]) -> None:
+        """Write frames in one go."""
+        self.write(parts[0] if len(parts) == 1 else b"".join(parts))
+
     def take_outbox(self) -> list[bytes]:
         """The foreign frames waiting for this connection (they are no longer waiting)."""
         parts = self.outbox
