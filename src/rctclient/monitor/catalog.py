@@ -17,7 +17,7 @@ from typing import Any
 from ..registry import REGISTRY, ObjectInfo
 from ..types import DataType
 
-__all__ = ["CATALOG", "BY_OID", "Quantity", "generic", "key_for"]
+__all__ = ["BY_OID", "CATALOG", "Quantity", "generic", "key_for"]
 
 #: Prometheus scale of the device's Wh to joules.
 WH = 3600.0

@@ -364,17 +364,16 @@ def _mqtt(data: Any) -> MqttConfig:
     known = tuple(MqttConfig.__dataclass_fields__)
     _check_keys(table, "mqtt", known)
     d = MqttConfig()
-    opt_str = lambda name: _optional(table, name, "mqtt", _str)  # noqa: E731 - four uses, one line each
     return MqttConfig(
         enabled=_bool(table.get("enabled", d.enabled), "mqtt.enabled"),
         host=_str(table.get("host", d.host), "mqtt.host", empty=False),
         port=_int(table.get("port", d.port), "mqtt.port", low=1, high=65535),
-        username=opt_str("username"),
-        password=opt_str("password"),
+        username=_optional(table, "username", "mqtt", _str),
+        password=_optional(table, "password", "mqtt", _str),
         tls=_bool(table.get("tls", d.tls), "mqtt.tls"),
-        ca_file=opt_str("ca_file"),
-        cert_file=opt_str("cert_file"),
-        key_file=opt_str("key_file"),
+        ca_file=_optional(table, "ca_file", "mqtt", _str),
+        cert_file=_optional(table, "cert_file", "mqtt", _str),
+        key_file=_optional(table, "key_file", "mqtt", _str),
         topic=_topic(table.get("topic", d.topic), "mqtt.topic"),
         discovery=_bool(table.get("discovery", d.discovery), "mqtt.discovery"),
         discovery_prefix=_topic(table.get("discovery_prefix", d.discovery_prefix), "mqtt.discovery_prefix"),
@@ -394,16 +393,15 @@ def _influx(data: Any) -> InfluxConfig:
     url = _str(table.get("url", d.url), "influx.url", empty=False).rstrip("/")
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise _fail("influx.url", f"expected http://host:port or https://..., got {url!r}")
-    opt_str = lambda name: _optional(table, name, "influx", _str)  # noqa: E731
     config = InfluxConfig(
         enabled=_bool(table.get("enabled", d.enabled), "influx.enabled"),
         url=url,
         database=_str(table.get("database", d.database), "influx.database", empty=False),
-        username=opt_str("username"),
-        password=opt_str("password"),
-        org=opt_str("org"),
-        bucket=opt_str("bucket"),
-        token=opt_str("token"),
+        username=_optional(table, "username", "influx", _str),
+        password=_optional(table, "password", "influx", _str),
+        org=_optional(table, "org", "influx", _str),
+        bucket=_optional(table, "bucket", "influx", _str),
+        token=_optional(table, "token", "influx", _str),
         measurement=_str(table.get("measurement", d.measurement), "influx.measurement", empty=False),
         batch_size=_int(table.get("batch_size", d.batch_size), "influx.batch_size", low=1, high=100_000),
         flush_interval=_number(table.get("flush_interval", d.flush_interval), "influx.flush_interval", high=3600.0),

@@ -98,7 +98,9 @@ Notice = Identified | SerialChanged | PlanChanged | DeviceLost | DeviceBack | Co
 class PollCore:
     """The schedule and the state of one device."""
 
-    def __init__(self, label: str, poll: PollConfig, *, control: bool = False, max_backoff: float = MAX_BACKOFF) -> None:
+    def __init__(
+        self, label: str, poll: PollConfig, *, control: bool = False, max_backoff: float = MAX_BACKOFF
+    ) -> None:
         self.label = label
         self.poll = poll
         self.control = control
@@ -142,7 +144,13 @@ class PollCore:
     # -- what happened -----------------------------------------------------------------------------
 
     def read_done(
-        self, tier: str, values: Mapping[str, Any], errors: Mapping[str, object], now: float, wall: float, duration: float
+        self,
+        tier: str,
+        values: Mapping[str, Any],
+        errors: Mapping[str, object],
+        now: float,
+        wall: float,
+        duration: float,
     ) -> list[Notice]:
         """A tier's ``read_many`` finished: some values, some errors."""
         self._busy = False

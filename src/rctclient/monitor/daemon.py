@@ -83,12 +83,13 @@ class DevicePoller:
         where = f"{self.label} ({self.device.host}:{self.device.port})"
         for notice in notices:
             if isinstance(notice, Identified):
-                log.info("%s: inverter %s, %d values in the plan", where, notice.serial, len(self.core.plan))
+                log.info("%s: inverter %s", where, notice.serial)
             elif isinstance(notice, PlanChanged):
                 p = notice.presence
+                flags = ("yes" if x else "no" for x in (p.battery, p.generator_a, p.generator_b, p.power_switch))
                 log.info(
                     "%s: polling %d values (battery: %s, generator A: %s, generator B: %s, Power Switch: %s)",
-                    where, notice.values, *("yes" if x else "no" for x in (p.battery, p.generator_a, p.generator_b, p.power_switch)),
+                    where, notice.values, *flags,
                 )  # fmt: skip
             elif isinstance(notice, DeviceLost):
                 what = "does not answer" if notice.identified else "cannot be identified"
@@ -100,11 +101,17 @@ class DevicePoller:
                 log.info("%s answers again after %.0f s", where, notice.after)
             elif isinstance(notice, SerialChanged):
                 log.warning(
-                    "%s: now answers with serial %s, not %s; keeping %s until restart", where, notice.new, notice.old, notice.old
+                    "%s: now answers with serial %s, not %s; keeping %s until restart",
+                    where,
+                    notice.new,
+                    notice.old,
+                    notice.old,
                 )
             elif isinstance(notice, CounterReset):
                 level = logging.WARNING if notice.lifetime else logging.INFO
-                log.log(level, "%s: %s went from %g to %g: taken as a reset", where, notice.name, notice.old, notice.new)
+                log.log(
+                    level, "%s: %s went from %g to %g: taken as a reset", where, notice.name, notice.old, notice.new
+                )
 
     async def write(self, oid: str, value: Any) -> WriteResult:
         """A verified write on the safe-write allow-list (never forced)."""

@@ -62,8 +62,7 @@ def resolve_names(patterns: tuple[str, ...], key: str) -> list[ObjectInfo]:
         matches = [info for info in REGISTRY.glob(pattern) if info.kind == "value"]
         if not matches:
             raise MonitorConfigError(
-                f"config: {key}: {pattern!r} matches no OID that holds a single value"
-                " (see 'rctclient registry search')"
+                f"config: {key}: {pattern!r} matches no OID that holds a single value (see 'rctclient registry search')"
             )
         found.extend(matches)
     return found

@@ -47,11 +47,19 @@ def _quick_config(
 @click.option("--name", help="A label for the device in the logs (quick start).")
 @click.option("--simulate", is_flag=True, help="Poll an embedded simulated inverter (no device needed).")
 @click.option("--prometheus", metavar="HOST:PORT", help="Serve /metrics here, e.g. 127.0.0.1:9831.")
-@click.option("--mqtt", metavar="URL", help="Publish to this broker: mqtt://[user:password@]host[:1883] (mqtts:// for TLS).")
+@click.option(
+    "--mqtt", metavar="URL", help="Publish to this broker: mqtt://[user:password@]host[:1883] (mqtts:// for TLS)."
+)
 @click.option("--mqtt-control", is_flag=True, help="Let MQTT write the settings on the safe-write allow-list.")
-@click.option("--influx", metavar="URL", help="Write to InfluxDB: http://host:8086?db=NAME (1.x) or ?org=O&bucket=B&token=T (2.x).")
+@click.option(
+    "--influx",
+    metavar="URL",
+    help="Write to InfluxDB: http://host:8086?db=NAME (1.x) or ?org=O&bucket=B&token=T (2.x).",
+)
 @click.option("--stdout", "stdout_format", type=click.Choice(["influx", "json"]), help="Write every poll to stdout.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON objects.  [default: text]")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON objects.  [default: text]"
+)
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.  [default: info]"
 )
@@ -102,7 +110,9 @@ def monitor(
     try:
         if config_path is not None:
             if any(v is not None for v in quick) or simulate or mqtt_control or name:
-                raise CliError("--config cannot be combined with the quick-start options (--host, --mqtt...)", EXIT_BAD_INPUT)
+                raise CliError(
+                    "--config cannot be combined with the quick-start options (--host, --mqtt...)", EXIT_BAD_INPUT
+                )
             config = load_config(config_path)
         else:
             if host is None and not simulate:
@@ -115,7 +125,9 @@ def monitor(
     if log_format or log_level:
         from dataclasses import replace  # noqa: PLC0415
 
-        config = replace(config, log=replace(config.log, format=log_format or config.log.format, level=log_level or config.log.level))
+        config = replace(
+            config, log=replace(config.log, format=log_format or config.log.format, level=log_level or config.log.level)
+        )
     if check_config:
         _print_plan(config)
         return
@@ -163,15 +175,17 @@ def _run(config: Any, simulate: bool, debug: bool) -> None:
             loop.add_signal_handler(sig, stop.set)
         simulator = None
         if simulate:
+            import logging  # noqa: PLC0415
+
             from ...simulator import Simulator  # noqa: PLC0415
             from .._device import SIMULATOR_SEED  # noqa: PLC0415
-
-            import logging  # noqa: PLC0415
 
             logging.getLogger("rctclient.simulator").setLevel(logging.WARNING)  # it logs every frame at INFO
             simulator = Simulator(port=0, seed=SIMULATOR_SEED)
             await simulator.start()
-            device = replace(config.devices[0], host="127.0.0.1", port=simulator.port, name=config.devices[0].name or "simulator")
+            device = replace(
+                config.devices[0], host="127.0.0.1", port=simulator.port, name=config.devices[0].name or "simulator"
+            )
             config = replace(config, devices=(device,))
         try:
             await Monitor(config).run(stop)

@@ -50,7 +50,8 @@ def safe_id(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """The topics of one device: ``<base>/<serial>/...`` and ``<discovery prefix>/<component>/rctclient_<serial>/<key>/config``."""
+    """The topics of one device: ``<base>/<serial>/...`` and the discovery configs,
+    ``<discovery prefix>/<component>/rctclient_<serial>/<key>/config``."""
 
     base: str
     serial: str
@@ -149,7 +150,9 @@ def _enum_options(q: Quantity, spec: WritableSpec | None = None) -> list[str]:
     labels = REGISTRY.resolve(q.oid).enum_map or {}
     items = sorted(labels.items())
     if spec is not None:
-        items = [(k, v) for k, v in items if (spec.min is None or k >= spec.min) and (spec.max is None or k <= spec.max)]
+        items = [
+            (k, v) for k, v in items if (spec.min is None or k >= spec.min) and (spec.max is None or k <= spec.max)
+        ]
     return list(dict.fromkeys(label for _, label in items))
 
 
@@ -199,7 +202,8 @@ def entity_config(q: Quantity, snapshot: Snapshot, topics: Topics, *, control: b
         )
         if scale != 1.0:
             config["command_template"] = f"{{{{ value / {scale:g} }}}}"
-        config.pop("device_class", None) if q.device_class not in ("power",) else None
+        if q.device_class != "power":
+            config.pop("device_class", None)
         return component, config
     if q.kind == "enum":
         config.update(device_class="enum", options=_enum_options(q))

@@ -105,7 +105,9 @@ class _Link:
         self.connected = True
         where = f"{self.config.host}:{self.config.port}"
         if self._outage_since is not None:
-            log.info("MQTT broker %s is back after %.0f s (%s)", where, time.monotonic() - self._outage_since, self.device)
+            log.info(
+                "MQTT broker %s is back after %.0f s (%s)", where, time.monotonic() - self._outage_since, self.device
+            )
             self._outage_since = None
         else:
             log.info("MQTT connected to %s, publishing under %s (%s)", where, self.topics.root, self.device)
@@ -166,7 +168,9 @@ class _Link:
 
     # -- publishing ----------------------------------------------------------------------------------
 
-    async def _send(self, client: aiomqtt.Client, topic: str, payload: str, *, retain: bool = True, qos: int = 0) -> None:
+    async def _send(
+        self, client: aiomqtt.Client, topic: str, payload: str, *, retain: bool = True, qos: int = 0
+    ) -> None:
         await client.publish(topic, payload, qos=qos, retain=retain)
         self.publishes += 1
 
@@ -192,8 +196,12 @@ class _Link:
                 await self._state(client, self.topics.state(q.key), state_text(q, snapshot.value(q.oid)), now, force)
         if force or tier == "fast":
             faults = faults_of(snapshot)
-            payload = "" if faults is None else json.dumps(
-                {"count": len(faults), "faults": [{"bit": f.bit, "description": f.description} for f in faults]}
+            payload = (
+                ""
+                if faults is None
+                else json.dumps(
+                    {"count": len(faults), "faults": [{"bit": f.bit, "description": f.description} for f in faults]}
+                )
             )
             await self._state(client, self.topics.faults, payload, now, force)
 

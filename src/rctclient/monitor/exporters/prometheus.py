@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from ...registry import REGISTRY
 from ..catalog import Quantity
 from ..config import PrometheusConfig
+from ..lineprotocol import float32_text
 from ..state import DURATION_BUCKETS, Snapshot
 from . import Exporter, faults_of
 
@@ -46,7 +47,11 @@ _CLIENT_COUNTERS = (
     ("frames_received", "frames", "Frames received with a good CRC"),
     ("crc_errors", "crc_errors", "Frames received with a bad CRC"),
     ("garbage", "garbage", "Bytes or cut-off frames that were not a frame"),
-    ("foreign_frames", "foreign_frames", "Good frames that answered none of our requests (other clients, late answers)"),
+    (
+        "foreign_frames",
+        "foreign_frames",
+        "Good frames that answered none of our requests (other clients, late answers)",
+    ),
     ("truncated_payloads", "truncated", "Answers whose payload did not fit the data type (asked again)"),
     ("timeouts", "timeouts", "Request attempts without a valid answer in time"),
     ("retries", "retries", "Requests sent again"),
@@ -64,14 +69,21 @@ class _Families:
     def __init__(self) -> None:
         self._families: dict[str, Metric] = {}
 
-    def get(self, name: str, make: Callable[[], Metric]) -> Metric:
+    def get(self, kind: Callable[..., Metric], name: str, documentation: str, labels: Sequence[str]) -> Any:
+        """The family ``name`` (made with ``kind(name, documentation, labels=labels)`` on first use)."""
         family = self._families.get(name)
         if family is None:
-            family = self._families[name] = make()
+            family = self._families[name] = kind(name, documentation, labels=list(labels))
         return family
 
     def __iter__(self) -> Iterator[Metric]:
         return iter(self._families.values())
+
+
+def _family_title(q: Quantity) -> str:
+    """The title without the words that the labels say ("Grid power L1" -> "Grid power")."""
+    label_words = {value.lower() for _, value in q.labels}
+    return " ".join(word for word in q.title.split() if word.lower() not in label_words)
 
 
 def _polled(q: Quantity, snapshot: Snapshot) -> str:
@@ -96,16 +108,17 @@ def _value_metrics(snapshot: Snapshot, families: _Families) -> None:
             value = int(value)
         if not isinstance(value, int | float):
             continue
-        help_text = f"{q.title} ({_polled(q, snapshot)})"
+        help_text = f"{_family_title(q)} ({_polled(q, snapshot)})"
         if q.kind == "counter":
-            family = families.get(
-                q.metric, lambda: CounterMetricFamily(q.metric or "", help_text, labels=label_names)
-            )
+            family = families.get(CounterMetricFamily, q.metric, help_text, label_names)
         else:
             if q.metric == "rct_value":
                 help_text = "Values added to the poll plan in the config, in the device's units (label oid)"
-            family = families.get(q.metric, lambda: GaugeMetricFamily(q.metric or "", help_text, labels=label_names))
-        family.add_metric(label_values, q.export_value(float(value)))  # type: ignore[attr-defined]  # Metric subclasses
+            family = families.get(GaugeMetricFamily, q.metric, help_text, label_names)
+        number = q.export_value(float(value))
+        if isinstance(reading.value, float):  # the device's single precision, without the float64 noise
+            number = float(float32_text(number))
+        family.add_metric(label_values, number)
 
 
 def _enum_metric(
@@ -116,26 +129,20 @@ def _enum_metric(
     labels = REGISTRY.resolve(q.oid).enum_map or {}
     current = labels.get(value, str(value))
     help_text = f"{q.title}: 1 for the current state ({_polled(q, snapshot)})"
-    family = families.get(q.metric, lambda: GaugeMetricFamily(q.metric or "", help_text, labels=[*names, "state"]))
+    family = families.get(GaugeMetricFamily, q.metric, help_text, [*names, "state"])
     for label in dict.fromkeys([*labels.values(), current]):
-        family.add_metric([*values, label], 1.0 if label == current else 0.0)  # type: ignore[attr-defined]
-    code = families.get(
-        f"{q.metric}_code",
-        lambda: GaugeMetricFamily(f"{q.metric}_code", f"{q.title}, as the device's number", labels=names),
-    )
-    code.add_metric(values, float(value))  # type: ignore[attr-defined]
+        family.add_metric([*values, label], 1.0 if label == current else 0.0)
+    code = families.get(GaugeMetricFamily, f"{q.metric}_code", f"{q.title}, as the device's number", names)
+    code.add_metric(values, float(value))
 
 
 def _identity_metrics(snapshot: Snapshot, families: _Families) -> None:
     serial = snapshot.serial
     ident = snapshot.identity
-    up = families.get("rct_up", lambda: GaugeMetricFamily("rct_up", "1 if the device answers", labels=["inverter"]))
-    up.add_metric([serial], 1.0 if snapshot.up else 0.0)  # type: ignore[attr-defined]
-    info = families.get(
-        "rct_inverter",
-        lambda: InfoMetricFamily("rct_inverter", "The inverter's identity", labels=["inverter"]),
-    )
-    info.add_metric(  # type: ignore[attr-defined]
+    up = families.get(GaugeMetricFamily, "rct_up", "1 if the device answers", ["inverter"])
+    up.add_metric([serial], 1.0 if snapshot.up else 0.0)
+    info = families.get(InfoMetricFamily, "rct_inverter", "The inverter's identity", ["inverter"])
+    info.add_metric(
         [serial],
         {
             "serial": serial,
@@ -149,11 +156,11 @@ def _identity_metrics(snapshot: Snapshot, families: _Families) -> None:
         battery_type = ident.get("power_mng.battery_type")
         type_label = ""
         if isinstance(battery_type, int):
-            type_label = (REGISTRY.resolve("power_mng.battery_type").enum_map or {}).get(battery_type, str(battery_type))
-        battery = families.get(
-            "rct_battery", lambda: InfoMetricFamily("rct_battery", "The battery's identity", labels=["inverter"])
-        )
-        battery.add_metric(  # type: ignore[attr-defined]
+            type_label = (REGISTRY.resolve("power_mng.battery_type").enum_map or {}).get(
+                battery_type, str(battery_type)
+            )
+        battery = families.get(InfoMetricFamily, "rct_battery", "The battery's identity", ["inverter"])
+        battery.add_metric(
             [serial],
             {
                 "type": type_label,
@@ -162,29 +169,23 @@ def _identity_metrics(snapshot: Snapshot, families: _Families) -> None:
             },
         )
     stamps = families.get(
+        GaugeMetricFamily,
         "rct_last_update_timestamp_seconds",
-        lambda: GaugeMetricFamily(
-            "rct_last_update_timestamp_seconds", "When a tier was last polled successfully", labels=["inverter", "tier"]
-        ),
+        "When a tier was last polled successfully",
+        ["inverter", "tier"],
     )
     for tier, times in snapshot.polls.items():
         if times.last_success is not None:
-            stamps.add_metric([serial, tier], times.last_success)  # type: ignore[attr-defined]
+            stamps.add_metric([serial, tier], times.last_success)
     faults = faults_of(snapshot)
     if faults is not None:
-        count = families.get(
-            "rct_active_faults",
-            lambda: GaugeMetricFamily("rct_active_faults", "Active fault bits", labels=["inverter"]),
-        )
-        count.add_metric([serial], float(len(faults)))  # type: ignore[attr-defined]
+        count = families.get(GaugeMetricFamily, "rct_active_faults", "Active fault bits", ["inverter"])
+        count.add_metric([serial], float(len(faults)))
         active = families.get(
-            "rct_fault_active",
-            lambda: GaugeMetricFamily(
-                "rct_fault_active", "1 for each active fault bit", labels=["inverter", "bit", "description"]
-            ),
+            GaugeMetricFamily, "rct_fault_active", "1 for each active fault bit", ["inverter", "bit", "description"]
         )
         for fault in faults:
-            active.add_metric([serial, str(fault.bit), fault.description], 1.0)  # type: ignore[attr-defined]
+            active.add_metric([serial, str(fault.bit), fault.description], 1.0)
 
 
 def _daemon_metrics(snapshot: Snapshot, families: _Families) -> None:
@@ -192,62 +193,57 @@ def _daemon_metrics(snapshot: Snapshot, families: _Families) -> None:
     stats = snapshot.client
     for suffix, field, help_text in _CLIENT_COUNTERS:
         name = f"rctclient_{suffix}"
-        family = families.get(name, lambda: CounterMetricFamily(name, help_text, labels=["device"]))
-        family.add_metric([device], float(stats.get(field, 0)))  # type: ignore[attr-defined]
+        family = families.get(CounterMetricFamily, name, help_text, ["device"])
+        family.add_metric([device], float(stats.get(field, 0)))
     latency = families.get(
+        SummaryMetricFamily,
         "rctclient_request_latency_seconds",
-        lambda: SummaryMetricFamily(
-            "rctclient_request_latency_seconds", "Time from a request's first send to its answer", labels=["device"]
-        ),
+        "Time from a request's first send to its answer",
+        ["device"],
     )
-    latency.add_metric(  # type: ignore[attr-defined]
+    latency.add_metric(
         [device], count_value=float(stats.get("latency_count", 0)), sum_value=float(stats.get("latency_total", 0.0))
     )
     durations = families.get(
+        HistogramMetricFamily,
         "rctclient_poll_duration_seconds",
-        lambda: HistogramMetricFamily(
-            "rctclient_poll_duration_seconds", "Time to poll a tier (one pipelined read)", labels=["device", "tier"]
-        ),
+        "Time to poll a tier (one pipelined read)",
+        ["device", "tier"],
     )
     failures = families.get(
-        "rctclient_poll_failures",
-        lambda: CounterMetricFamily("rctclient_poll_failures", "Polls of a tier that got no value", labels=["device", "tier"]),
+        CounterMetricFamily, "rctclient_poll_failures", "Polls of a tier that got no value", ["device", "tier"]
     )
     for tier, times in snapshot.polls.items():
         buckets = [(f"{bound:g}", float(n)) for bound, n in zip(DURATION_BUCKETS, times.buckets, strict=True)]
         buckets.append(("+Inf", float(times.count)))
-        durations.add_metric([device, tier], buckets, times.total)  # type: ignore[attr-defined]
-        failures.add_metric([device, tier], float(times.failures))  # type: ignore[attr-defined]
+        durations.add_metric([device, tier], buckets, times.total)
+        failures.add_metric([device, tier], float(times.failures))
     resets = families.get(
-        "rctclient_counter_resets",
-        lambda: CounterMetricFamily(
-            "rctclient_counter_resets", "Energy totals that went down twice in a row (taken as resets)", labels=["device"]
-        ),
+        CounterMetricFamily,
+        "rctclient_energy_resets",
+        "Energy totals that went down twice in a row (taken as resets)",
+        ["device"],
     )
-    resets.add_metric([device], float(snapshot.counter_resets))  # type: ignore[attr-defined]
+    resets.add_metric([device], float(snapshot.counter_resets))
 
 
 def _exporter_metrics(exporters: Sequence[Exporter], families: _Families) -> None:
     up = families.get(
-        "rctclient_exporter_connected",
-        lambda: GaugeMetricFamily(
-            "rctclient_exporter_connected", "1 if the exporter reaches its sink", labels=["exporter"]
-        ),
+        GaugeMetricFamily, "rctclient_exporter_connected", "1 if the exporter reaches its sink", ["exporter"]
     )
     dropped = families.get(
+        CounterMetricFamily,
         "rctclient_exporter_dropped",
-        lambda: CounterMetricFamily(
-            "rctclient_exporter_dropped", "Items dropped because the exporter's queue was full", labels=["exporter"]
-        ),
+        "Items dropped because the exporter's queue was full",
+        ["exporter"],
     )
     queued = families.get(
-        "rctclient_exporter_queued",
-        lambda: GaugeMetricFamily("rctclient_exporter_queued", "Items waiting in the exporter's queue", labels=["exporter"]),
+        GaugeMetricFamily, "rctclient_exporter_queued", "Items waiting in the exporter's queue", ["exporter"]
     )
     for exporter in exporters:
-        up.add_metric([exporter.name], 1.0 if exporter.connected else 0.0)  # type: ignore[attr-defined]
-        dropped.add_metric([exporter.name], float(exporter.dropped))  # type: ignore[attr-defined]
-        queued.add_metric([exporter.name], float(exporter.queued))  # type: ignore[attr-defined]
+        up.add_metric([exporter.name], 1.0 if exporter.connected else 0.0)
+        dropped.add_metric([exporter.name], float(exporter.dropped))
+        queued.add_metric([exporter.name], float(exporter.queued))
 
 
 def collect(snapshots: Iterable[Snapshot], exporters: Sequence[Exporter] = ()) -> list[Metric]:

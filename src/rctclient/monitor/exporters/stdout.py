@@ -34,7 +34,13 @@ def snapshot_json(snapshot: Snapshot) -> str | None:
             elif q.absolute and isinstance(value, int | float) and not isinstance(value, bool):
                 value = abs(value)
             values[q.key] = value
-    record = {"inverter": snapshot.serial, "time": snapshot.time, "tier": snapshot.tier, "up": snapshot.up, "values": values}
+    record = {
+        "inverter": snapshot.serial,
+        "time": snapshot.time,
+        "tier": snapshot.tier,
+        "up": snapshot.up,
+        "values": values,
+    }
     return json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
 
 
@@ -59,9 +65,9 @@ class StdoutExporter(Exporter):
             for text in snapshot_lines(snapshot, self.measurement):
                 self.lines.put(text)
         else:
-            text = snapshot_json(snapshot)
-            if text is not None:
-                self.lines.put(text)
+            record = snapshot_json(snapshot)
+            if record is not None:
+                self.lines.put(record)
 
     def _write(self, lines: list[str]) -> None:
         self.stream.write("".join(f"{text}\n" for text in lines))
