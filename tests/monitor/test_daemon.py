@@ -142,7 +142,7 @@ def test_a_broken_exporter_delays_nothing_and_shutdown_is_bounded(caplog: pytest
             await monitor.run(stop)
             return recorder, loop.time()
 
-    import rctclient.monitor.daemon as daemon
+    from rctclient.monitor import daemon
 
     original = daemon.SHUTDOWN_TIMEOUT
     daemon.SHUTDOWN_TIMEOUT = 0.5

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from rctclient.monitor.catalog import BY_OID
 from rctclient.monitor.config import InfluxConfig, PrometheusConfig
 from rctclient.monitor.exporters import Mailbox, state_text
 from rctclient.monitor.exporters.homeassistant import Topics, discovery_messages, safe_id
 from rctclient.monitor.exporters.influx import InfluxExporter
 from rctclient.monitor.exporters.prometheus import PrometheusExporter
 from rctclient.monitor.exporters.stdout import StdoutExporter, snapshot_json
-from rctclient.monitor.catalog import BY_OID
 
 from ._snap import make_snapshot
 
@@ -200,9 +200,7 @@ class FakeInflux:
 
 
 @pytest.mark.parametrize("v2", [False, True])
-def test_influx_batches_and_keeps_lines_while_the_database_is_away(
-    v2: bool, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_influx_batches_and_keeps_lines_while_the_database_is_away(v2: bool, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "rctclient.monitor.influx")
     fake = FakeInflux()
     snap = make_snapshot(tiers=2)

@@ -1,7 +1,8 @@
-"""The plan (gating by what is present), the state (staleness, energy totals) and the poll scheduler, on a fake clock."""
+"""The plan (gated by what is present), the state (staleness, energy totals), the scheduler on a fake clock."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -30,7 +31,11 @@ def test_catalog_keys_are_unique_and_metrics_have_units() -> None:
         if q.metric is None or q.kind in ("enum",):
             continue
         assert q.metric.startswith("rct_")
-        assert q.metric.endswith(units) or q.metric in ("rct_battery_status", "rct_island_mode", "rct_battery_cycles"), q
+        assert q.metric.endswith(units) or q.metric in (
+            "rct_battery_status",
+            "rct_island_mode",
+            "rct_battery_cycles",
+        ), q
         assert not q.metric.endswith("_total")  # counters get it from the client library
         if q.kind == "counter" and q.metric.endswith("_joules"):
             assert q.scale == 3600.0
@@ -132,7 +137,7 @@ def test_static_first_then_tiers_in_step() -> None:
     assert [type(n) for n in s.notices[:2]] == [Identified, PlanChanged]
     fast = [t for t, tier in s.reads if tier == "fast"]
     assert len(fast) == 13  # 0.5, then every 10 s in step (not drifting by the read time)
-    assert all(abs((b - a) - 10.0) < 1e-9 for a, b in zip(fast[1:], fast[2:], strict=False))
+    assert all(abs((b - a) - 10.0) < 1e-9 for a, b in itertools.pairwise(fast[1:]))
     assert [tier for _, tier in s.reads].count("slow") == 3
     assert [tier for _, tier in s.reads].count("energy") == 1
     snap = s.core.snapshot(s.now, s.now, "fast", {})
@@ -148,7 +153,7 @@ def test_a_silent_device_backs_off_to_five_minutes_with_one_notice_each_way() ->
     lost = [n for n in s.notices if isinstance(n, DeviceLost)]
     assert len(lost) == 1 and lost[0].identified
     probes = [t for t, _ in s.reads if t > 30.0]
-    gaps = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
     assert max(gaps) <= 300.5 and gaps[-1] >= 299.5  # capped at 5 minutes
     assert gaps[:3] == pytest.approx([10.5, 20.5, 40.5], abs=0.01)  # doubling from the fast interval
     assert not s.core.up and s.core.snapshot(s.now, s.now, None, {}).values == {}
