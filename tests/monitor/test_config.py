@@ -38,7 +38,9 @@ def test_docs_show_the_default_config() -> None:
     text = (ROOT / "docs" / "monitor.md").read_text(encoding="utf-8")
     start = text.index("<!-- config -->\n```toml\n") + len("<!-- config -->\n```toml\n")
     end = text.index("```\n<!-- /config -->")
-    assert text[start:end] == DEFAULT_CONFIG, "run: rctclient monitor --print-config, and paste it into docs/monitor.md"
+    assert text[start:end] == DEFAULT_CONFIG, (
+        "paste the output of rctclient monitor --print-config into docs/monitor.md"
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,3 +102,11 @@ def test_quick_start_urls() -> None:
     assert v2.influx.v2 and v2.influx.token == "t"
     with pytest.raises(MonitorConfigError, match="unknown parameter"):
         influx_from_url("http://db:8086?database=rct")
+
+
+def test_docs_show_the_metrics_of_the_catalog() -> None:
+    from rctclient.monitor.catalog import metrics_table
+
+    text = (ROOT / "docs" / "monitor.md").read_text(encoding="utf-8")
+    start = text.index("<!-- metrics -->\n") + len("<!-- metrics -->\n")
+    assert text[start : text.index("<!-- /metrics -->")] == metrics_table()

@@ -519,3 +519,19 @@ def _check_catalog() -> None:
 
 
 _check_catalog()
+
+
+def metrics_table() -> str:
+    """The Markdown table of the catalog's Prometheus metrics (docs/monitor.md shows it; a test checks it)."""
+    rows = ["| metric | labels | tier | OID |", "| --- | --- | --- | --- |"]
+    families: dict[str, list[Quantity]] = {}
+    for q in CATALOG:
+        if q.metric is not None:
+            families.setdefault(q.metric, []).append(q)
+    for metric, members in families.items():
+        q = members[0]
+        name = metric + ("_total" if q.kind == "counter" else "")
+        labels = ["inverter", *(k for k, _ in q.labels), *(["state"] if q.kind == "enum" else [])]
+        oids = ", ".join(f"`{m.oid}`" for m in members)
+        rows.append(f"| `{name}` | {', '.join(labels)} | {q.tier} | {oids} |")
+    return "\n".join(rows) + "\n"
