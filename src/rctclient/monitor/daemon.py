@@ -68,9 +68,10 @@ class DevicePoller:
             start = time.monotonic()
             try:
                 result = await self.client.read_many(action.names)
-            except RctClientException as exc:
+                _raise_if_cancelled()
+            except (RctClientException, OSError) as exc:
                 now = time.monotonic()
-                notices = core.read_failed(action.tier, str(exc), now, now - start)
+                notices = core.read_failed(action.tier, str(exc) or type(exc).__name__, now, now - start)
             else:
                 now = time.monotonic()
                 notices = core.read_done(action.tier, result.values, result.errors, now, time.time(), now - start)
@@ -180,22 +181,40 @@ class Monitor:
                     task.result()  # a poller that ended: its exception (a bug) goes up
         finally:
             await self._shutdown(pollers, tasks)
+            log.info("stopped")
 
     async def _shutdown(self, pollers: list[asyncio.Task[None]], tasks: list[asyncio.Task[None]]) -> None:
-        for task in pollers:
-            task.cancel()
-        await asyncio.gather(*pollers, return_exceptions=True)
+        await _cancel(pollers)
         try:
             async with asyncio.timeout(SHUTDOWN_TIMEOUT):
                 await asyncio.gather(*(e.close() for e in self.exporters), return_exceptions=True)
         except TimeoutError:
             log.warning("exporters did not finish within %.1f s; exiting anyway", SHUTDOWN_TIMEOUT)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(tasks)
         for poller in self.pollers:
             with contextlib.suppress(Exception):
                 await poller.client.close()
+
+
+def _raise_if_cancelled() -> None:
+    """Deliver a cancellation that an inner ``asyncio.wait_for`` swallowed (Python 3.11 loses a cancel that
+    arrives while the awaited future completes; the client's loop uses ``wait_for``)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again any that swallowed the cancellation."""
+    pending = [t for t in tasks if not t.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.1)
+        pending = [t for t in pending if not t.done()]
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s had failed", task.get_name(), exc_info=task.exception())
 
 
 def build_exporters(config: MonitorConfig, writer: Any = None, stdout: TextIO | None = None) -> list[Exporter]:

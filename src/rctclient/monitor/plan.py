@@ -10,7 +10,7 @@ connected, no Power Switch values without one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..registry import REGISTRY, ObjectInfo
@@ -106,8 +106,6 @@ def build_plan(poll: PollConfig, *, control: bool = False, presence: Presence | 
                     others[:] = [q for q in others if q.oid != info.name]
             known = BY_OID.get(info.name)
             if known is not None:
-                from dataclasses import replace  # noqa: PLC0415 - rare: a catalog value moved to another tier
-
                 tiers[tier].append(replace(known, tier=tier))
             else:
                 tiers[tier].append(generic(info, tier))

@@ -279,7 +279,6 @@ class PrometheusExporter(Exporter):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         if config.process_metrics:
-            from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR  # noqa: PLC0415, F401
             from prometheus_client.gc_collector import GCCollector  # noqa: PLC0415
             from prometheus_client.platform_collector import PlatformCollector  # noqa: PLC0415
             from prometheus_client.process_collector import ProcessCollector  # noqa: PLC0415
