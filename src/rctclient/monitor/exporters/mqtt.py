@@ -95,6 +95,8 @@ class _Link:
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 self._outage(str(exc) or type(exc).__name__)
+            except Exception:  # a bug here must not end this device's publishing for good
+                log.exception("MQTT publishing failed (%s); connecting again", self.device)
             finally:
                 self.client = None
                 self.connected = False
