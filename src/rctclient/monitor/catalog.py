@@ -69,6 +69,17 @@ _PHASES = ("L1", "L2", "L3")
 _GENERATORS = ("a", "b")
 
 
+#: What every lifetime energy total has in common: a counter in Wh (joules in Prometheus).
+_LIFETIME_ENERGY: dict[str, Any] = {
+    "tier": "energy",
+    "kind": "counter",
+    "scale": WH,
+    "unit": "Wh",
+    "device_class": "energy",
+    "state_class": "total_increasing",
+}
+
+
 def _power(
     key: str, oid: str, title: str, metric: str, labels: tuple[tuple[str, str], ...] = (), **kw: Any
 ) -> Quantity:
@@ -353,12 +364,7 @@ def _build() -> Iterator[Quantity]:
             f"{title} total",
             metric,
             labels,
-            tier="energy",
-            kind="counter",
-            scale=WH,
-            unit="Wh",
-            device_class="energy",
-            state_class="total_increasing",
+            **_LIFETIME_ENERGY,
             **kw,
         )
         for period in periods:
@@ -368,12 +374,7 @@ def _build() -> Iterator[Quantity]:
                 f"{title} {period}",
                 metric.replace("_energy_joules", "_period_energy_joules"),
                 (*labels, ("period", period)),
-                tier="energy",
-                kind="period",
-                scale=WH,
-                unit="Wh",
-                device_class="energy",
-                state_class="total_increasing",
+                **{**_LIFETIME_ENERGY, "kind": "period"},
                 **kw,
             )
 
@@ -404,12 +405,7 @@ def _build() -> Iterator[Quantity]:
         "battery.stored_energy",
         "Battery charge energy total",
         "rct_battery_charge_energy_joules",
-        tier="energy",
-        kind="counter",
-        scale=WH,
-        unit="Wh",
-        device_class="energy",
-        state_class="total_increasing",
+        **_LIFETIME_ENERGY,
         **battery,
     )
     yield Quantity(
@@ -417,12 +413,7 @@ def _build() -> Iterator[Quantity]:
         "battery.used_energy",
         "Battery discharge energy total",
         "rct_battery_discharge_energy_joules",
-        tier="energy",
-        kind="counter",
-        scale=WH,
-        unit="Wh",
-        device_class="energy",
-        state_class="total_increasing",
+        **_LIFETIME_ENERGY,
         **battery,
     )
     yield Quantity(

@@ -16,7 +16,7 @@ from ..catalog import Quantity
 from ..lineprotocol import float32_text
 from ..state import Snapshot
 
-__all__ = ["Exporter", "Mailbox", "faults_of", "state_text"]
+__all__ = ["Exporter", "LineExporter", "Mailbox", "faults_of", "state_text"]
 
 T = TypeVar("T")
 
@@ -95,6 +95,20 @@ class Exporter:
     @property
     def queued(self) -> int:
         return 0
+
+
+class LineExporter(Exporter):
+    """An exporter that queues text lines in a bounded mailbox (``lines``) for its task to send."""
+
+    lines: Mailbox[str]
+
+    @property
+    def dropped(self) -> int:
+        return self.lines.dropped
+
+    @property
+    def queued(self) -> int:
+        return len(self.lines)
 
 
 def faults_of(snapshot: Snapshot) -> list[Fault] | None:

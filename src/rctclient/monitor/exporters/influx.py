@@ -22,7 +22,7 @@ from ..catalog import Quantity
 from ..config import InfluxConfig
 from ..lineprotocol import field_value, line
 from ..state import Snapshot
-from . import Exporter, Mailbox
+from . import LineExporter, Mailbox
 
 __all__ = ["InfluxExporter", "snapshot_lines"]
 
@@ -56,7 +56,7 @@ def snapshot_lines(snapshot: Snapshot, measurement: str = "rct") -> list[str]:
     return [] if text is None else [text]
 
 
-class InfluxExporter(Exporter):
+class InfluxExporter(LineExporter):
     name = "influx"
 
     def __init__(self, config: InfluxConfig) -> None:
@@ -70,14 +70,6 @@ class InfluxExporter(Exporter):
     @property
     def connected(self) -> bool:
         return self._connected
-
-    @property
-    def dropped(self) -> int:
-        return self.lines.dropped
-
-    @property
-    def queued(self) -> int:
-        return len(self.lines)
 
     def offer(self, snapshot: Snapshot) -> None:
         for text in snapshot_lines(snapshot, self.config.measurement):

@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from ..state import Snapshot
-from . import Exporter, Mailbox, state_text
+from . import LineExporter, Mailbox, state_text
 from .influx import snapshot_lines
 
 __all__ = ["StdoutExporter", "snapshot_json"]
@@ -44,21 +44,13 @@ def snapshot_json(snapshot: Snapshot) -> str | None:
     return json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
 
 
-class StdoutExporter(Exporter):
+class StdoutExporter(LineExporter):
     def __init__(self, fmt: str, measurement: str = "rct", stream: TextIO | None = None, maxlen: int = 10_000) -> None:
         self.name = f"stdout-{fmt}"
         self.fmt = fmt
         self.measurement = measurement
         self.stream = stream or sys.stdout
         self.lines: Mailbox[str] = Mailbox(maxlen)
-
-    @property
-    def dropped(self) -> int:
-        return self.lines.dropped
-
-    @property
-    def queued(self) -> int:
-        return len(self.lines)
 
     def offer(self, snapshot: Snapshot) -> None:
         if self.fmt == "influx":
