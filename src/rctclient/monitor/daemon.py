@@ -161,7 +161,7 @@ class Monitor:
         for exporter in self.exporters:
             if isinstance(exporter, PrometheusExporter):
                 try:
-                    exporter.start()
+                    await exporter.start()
                 except OSError as exc:
                     where = f"{exporter.config.host}:{exporter.config.port}"
                     raise MonitorError(f"prometheus: cannot listen on {where}: {exc.strerror or exc}") from None

@@ -13,6 +13,7 @@ cancelled cleanly at shutdown), which the standard library's urllib is not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -65,6 +66,7 @@ class InfluxExporter(LineExporter):
         self._connected = True
         self._outage_since: float | None = None
         self.sent = 0
+        self._full = asyncio.Event()
         self._session: object | None = None
 
     @property
@@ -74,6 +76,8 @@ class InfluxExporter(LineExporter):
     def offer(self, snapshot: Snapshot) -> None:
         for text in snapshot_lines(snapshot, self.config.measurement):
             self.lines.put(text)
+        if len(self.lines) >= self.config.batch_size:
+            self._full.set()
 
     def _request(self) -> tuple[str, dict[str, str], dict[str, str]]:
         c = self.config
@@ -98,10 +102,12 @@ class InfluxExporter(LineExporter):
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 await self.lines.wait(None)
-                # gather a batch: until it is full or flush_interval has passed (checked once a second)
-                deadline = time.monotonic() + self.config.flush_interval
-                while len(self.lines) < self.config.batch_size and (remaining := deadline - time.monotonic()) > 0:
-                    await asyncio.sleep(min(1.0, remaining))
+                # gather a batch: until it is full or flush_interval has passed (one timer, no polling)
+                if len(self.lines) < self.config.batch_size:
+                    self._full.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.config.flush_interval):
+                            await self._full.wait()
                 if await self._send_batches(session, url, params, headers):
                     backoff = 1.0
                 else:

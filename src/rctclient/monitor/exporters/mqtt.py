@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,8 @@ log = logging.getLogger("rctclient.monitor.mqtt")
 Writer = Callable[[str, str, Any], Awaitable[WriteResult]]
 
 _BACKOFF_MAX = 60.0
+#: Messages published together (aiomqtt warns about more than 10 pending calls).
+_BATCH = 10
 _WRITE_TIMEOUT = 30.0
 
 
@@ -176,49 +179,65 @@ class _Link:
         await client.publish(topic, payload, qos=qos, retain=retain)
         self.publishes += 1
 
-    async def _state(self, client: aiomqtt.Client, topic: str, payload: str, now: float, force: bool) -> None:
+    async def _send_all(self, client: aiomqtt.Client, messages: list[tuple[str, str]]) -> None:
+        """Publish retained messages together: paho queues them in order and writes them in one go (awaiting
+        each in turn costs a socket write and several loop iterations per message). No timeout per message:
+        a broken connection ends this link's tasks, and with them these publishes."""
+        for start in range(0, len(messages), _BATCH):  # aiomqtt warns beyond 10 pending calls
+            batch = messages[start : start + _BATCH]
+            await asyncio.gather(*(client.publish(t, p, retain=True, timeout=math.inf) for t, p in batch))
+            self.publishes += len(batch)
+
+    def _due(self, topic: str, payload: str, now: float, force: bool) -> bool:
+        """Whether a state is to be published now (changed, due for a refresh, or forced); records it if so."""
         last = self.published.get(topic)
         if not force and last is not None and last[0] == payload and now - last[1] < self.config.refresh:
-            return
+            return False
         if last is None and payload == "" and not force:
-            return  # nothing was published there: nothing to clear
+            return False  # nothing was published there: nothing to clear
         self.published[topic] = (payload, now)
-        await self._send(client, topic, payload)
+        return True
 
     async def _publish(self, client: aiomqtt.Client, snapshot: Snapshot, *, force: bool = False) -> None:
         now = time.monotonic()
+        messages: list[tuple[str, str]] = []
         if self.config.discovery:
-            await self._discovery(client, snapshot)
-        await self._state(client, self.topics.availability, "online" if snapshot.up else "offline", now, force)
-        if not snapshot.up:
-            return
-        tier = snapshot.tier
-        for q in snapshot.plan.quantities():
-            if exported(q) and (force or q.tier == tier):
-                await self._state(client, self.topics.state(q.key), state_text(q, snapshot.value(q.oid)), now, force)
-        if force or tier == "fast":
-            faults = faults_of(snapshot)
-            payload = (
-                ""
-                if faults is None
-                else json.dumps(
-                    {"count": len(faults), "faults": [{"bit": f.bit, "description": f.description} for f in faults]}
-                )
-            )
-            await self._state(client, self.topics.faults, payload, now, force)
+            messages += self._discovery(snapshot)
+        availability = "online" if snapshot.up else "offline"
+        if self._due(self.topics.availability, availability, now, force):
+            messages.append((self.topics.availability, availability))
+        if snapshot.up:
+            tier = snapshot.tier
+            for q in snapshot.plan.quantities():
+                if exported(q) and (force or q.tier == tier):
+                    topic, payload = self.topics.state(q.key), state_text(q, snapshot.value(q.oid))
+                    if self._due(topic, payload, now, force):
+                        messages.append((topic, payload))
+            if force or tier == "fast":
+                faults = faults_of(snapshot)
+                payload = ""
+                if faults is not None:
+                    active = [{"bit": f.bit, "description": f.description} for f in faults]
+                    payload = json.dumps({"count": len(faults), "faults": active})
+                if self._due(self.topics.faults, payload, now, force):
+                    messages.append((self.topics.faults, payload))
+        await self._send_all(client, messages)
 
-    async def _discovery(self, client: aiomqtt.Client, snapshot: Snapshot) -> None:
+    def _discovery(self, snapshot: Snapshot) -> list[tuple[str, str]]:
+        """The discovery configs to publish (none if the plan and the identity did not change)."""
         ident = tuple(sorted((k, str(v)) for k, v in snapshot.identity.items()))
         key = (tuple(q.key for q in snapshot.plan.quantities()), ident)
         if key == self._discovered:
-            return
+            return []
+        messages: list[tuple[str, str]] = []
         for topic, config in discovery_messages(snapshot, self.topics, control=self.config.control):
             if config is None:
                 if self._discovered is None:  # cleanups once per connection
-                    await self._send(client, topic, "")
+                    messages.append((topic, ""))
                 continue
-            await self._send(client, topic, json.dumps(config, separators=(",", ":"), ensure_ascii=False))
+            messages.append((topic, json.dumps(config, separators=(",", ":"), ensure_ascii=False)))
         self._discovered = key
+        return messages
 
     # -- control -------------------------------------------------------------------------------------
 
@@ -240,9 +259,9 @@ class _Link:
                 async with asyncio.timeout(_WRITE_TIMEOUT):
                     written = await self.exporter.writer(self.device, quantity.oid, value)
                 result.update(ok=True, oid=quantity.oid, value=written.read_back)
-                await self._state(
-                    client, self.topics.state(key), state_text(quantity, written.read_back), time.monotonic(), True
-                )
+                state = (self.topics.state(key), state_text(quantity, written.read_back))
+                if self._due(*state, time.monotonic(), True):
+                    await self._send_all(client, [state])
             except (RctClientException, TimeoutError) as exc:
                 result.update(oid=quantity.oid, error=str(exc) or type(exc).__name__)
         if result["ok"]:
