@@ -71,13 +71,17 @@ def test_sigterm_and_sigint_exit_0_quickly() -> None:
             stderr=subprocess.PIPE,
             text=True,
         ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
-            first = json.loads(proc.stdout.readline())  # JSON lines on stdout when no exporter is named
-            assert first["inverter"] == "SIM00001000"
-            os.kill(proc.pid, sig)  # at once: while a poll is in flight
-            start = time.monotonic()
-            assert proc.wait(10) == 0
-            assert time.monotonic() - start < 5.0
-            logs = [json.loads(line) for line in proc.stderr.read().splitlines()]
+            try:
+                assert proc.stdout is not None and proc.stderr is not None
+                first = json.loads(proc.stdout.readline())  # JSON lines on stdout when no exporter is named
+                assert first["inverter"] == "SIM00001000"
+                os.kill(proc.pid, sig)  # at once: while a poll is in flight
+                start = time.monotonic()
+                assert proc.wait(10) == 0
+                assert time.monotonic() - start < 5.0
+                logs = [json.loads(line) for line in proc.stderr.read().splitlines()]
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
         assert {"time", "level", "logger", "message"} <= set(logs[0])
         assert logs[-1]["message"] == "stopped"
