@@ -30,9 +30,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/ is not a package: its folders are top-level for pytest and mypy
 
-from tests.monitor import servers  # noqa: E402 - the same server fixtures as the integration tests
+from monitor import servers  # noqa: E402 - tests/monitor/servers.py: the integration tests' server fixtures
 
 TICK = os.sysconf("SC_CLK_TCK")
 PLANT = 20
@@ -145,7 +145,7 @@ def main() -> None:
                 text = config(sim_port, n, exporters=True, metrics_port=metrics, **ports)
                 rows.append(
                     (
-                        f"{n} plant devices, all three",
+                        f"{n} device(s), all three",
                         run(directory, f"n{n}", text, args.scale_seconds, metrics, args.warmup),
                         n,
                     )

@@ -99,7 +99,9 @@ def test_a_silent_device_is_logged_once_each_way(caplog: pytest.LogCaptureFixtur
     backs = [r.getMessage() for r in lines if "answers again" in r.getMessage()]
     assert len(warnings) == 1 and "does not answer" in warnings[0]
     assert len(backs) == 1
-    assert sum(p.failures for p in recorder.snapshots[-1].polls.values()) >= 3  # it kept probing
+    assert (
+        sum(p.failures for p in recorder.snapshots[-1].polls.values()) >= 2
+    )  # it kept probing (about one probe a second)
 
 
 def test_hostile_device_values_are_unavailable_never_wrong(caplog: pytest.LogCaptureFixture) -> None:

@@ -308,7 +308,10 @@ class MqttExporter(Exporter):
         if link is None:
             link = self.links[snapshot.device] = _Link(self, snapshot.device, snapshot.serial)
             link.task = asyncio.get_running_loop().create_task(link.run(), name=f"mqtt {snapshot.device}")
-        link.snapshots.put(snapshot)
+        if link.connected:
+            link.snapshots.put(snapshot)
+        else:  # only the latest matters: it is published in full at the next connection
+            link.latest = snapshot
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self.links.values()))
