@@ -56,7 +56,6 @@ class DevicePoller:
         self.client = client or AsyncClient(
             device.host, device.port, timeout=device.timeout, retries=device.retries, address=device.address
         )
-        self.polls = 0
 
     async def run(self) -> None:
         core = self.core
@@ -75,7 +74,6 @@ class DevicePoller:
             else:
                 now = time.monotonic()
                 notices = core.read_done(action.tier, result.values, result.errors, now, time.time(), now - start)
-            self.polls += 1
             self._log(notices)
             tier = action.tier if core.up else None
             self.sink(core.snapshot(time.monotonic(), time.time(), tier, self.client.stats.as_dict()))

@@ -67,7 +67,6 @@ class InfluxExporter(LineExporter):
         self._outage_since: float | None = None
         self.sent = 0
         self._full = asyncio.Event()
-        self._session: object | None = None
 
     @property
     def connected(self) -> bool:

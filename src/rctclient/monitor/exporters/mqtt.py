@@ -72,7 +72,6 @@ class _Link:
         self._outage_since: float | None = None
         self._last_command = -float("inf")
         self.task: asyncio.Task[None] | None = None
-        self.publishes = 0
 
     # -- the connection ------------------------------------------------------------------------------
 
@@ -173,12 +172,6 @@ class _Link:
 
     # -- publishing ----------------------------------------------------------------------------------
 
-    async def _send(
-        self, client: aiomqtt.Client, topic: str, payload: str, *, retain: bool = True, qos: int = 0
-    ) -> None:
-        await client.publish(topic, payload, qos=qos, retain=retain)
-        self.publishes += 1
-
     async def _send_all(self, client: aiomqtt.Client, messages: list[tuple[str, str]]) -> None:
         """Publish retained messages together: paho queues them in order and writes them in one go (awaiting
         each in turn costs a socket write and several loop iterations per message). No timeout per message:
@@ -186,7 +179,6 @@ class _Link:
         for start in range(0, len(messages), _BATCH):  # aiomqtt warns beyond 10 pending calls
             batch = messages[start : start + _BATCH]
             await asyncio.gather(*(client.publish(t, p, retain=True, timeout=math.inf) for t, p in batch))
-            self.publishes += len(batch)
 
     def _due(self, topic: str, payload: str, now: float, force: bool) -> bool:
         """Whether a state is to be published now (changed, due for a refresh, or forced); records it if so."""
@@ -268,7 +260,7 @@ class _Link:
             log.info("control: %s (%s) set to %s, verified (%s)", key, result["oid"], result["value"], self.device)
         else:
             log.warning("control: %s = %r refused: %s (%s)", key, text, result["error"], self.device)
-        await self._send(client, self.topics.result(key), json.dumps(result, default=str), retain=False, qos=1)
+        await client.publish(self.topics.result(key), json.dumps(result, default=str), qos=1, retain=False)
 
     async def close(self) -> None:
         client = self.client
