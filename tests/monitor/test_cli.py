@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rctclient.cli import cli
 from rctclient.monitor.config import DEFAULT_CONFIG
+from rctclient.simulator import DeviceModel
 
 
 def test_print_config_loads_back(tmp_path: Path) -> None:
@@ -74,7 +75,7 @@ def test_sigterm_and_sigint_exit_0_quickly() -> None:
             try:
                 assert proc.stdout is not None and proc.stderr is not None
                 first = json.loads(proc.stdout.readline())  # JSON lines on stdout when no exporter is named
-                assert first["inverter"] == "SIM00001000"
+                assert first["inverter"] == DeviceModel().get("inverter_sn")
                 os.kill(proc.pid, sig)  # at once: while a poll is in flight
                 start = time.monotonic()
                 assert proc.wait(10) == 0

@@ -12,7 +12,7 @@ from rctclient.monitor.config import DeviceConfig, MonitorConfig, PollConfig, Pr
 from rctclient.monitor.daemon import DevicePoller, Monitor
 from rctclient.monitor.exporters import Exporter
 from rctclient.monitor.state import Snapshot
-from rctclient.simulator import Simulator
+from rctclient.simulator import DeviceModel, Simulator
 
 FAST = PollConfig(fast=1.0, slow=2.0, energy=3.0, static=3600.0)
 FIXED = {"battery.soc": 0.25, "g_sync.p_ac_grid_sum_lp": -512.0, "energy.e_ac_total": 123456.0, "db.temp1": 41.5}
@@ -62,7 +62,7 @@ def test_values_reach_the_exporters() -> None:
 
     recorder = asyncio.run(run())
     last = recorder.snapshots[-1]
-    assert last.serial == "SIM00001000" and last.up
+    assert last.serial == DeviceModel().get("inverter_sn") and last.up
     assert last.value("battery.soc") == 0.25 and last.value("g_sync.p_ac_grid_sum_lp") == -512.0
     assert last.value("energy.e_ac_total") == 123456.0 and last.value("db.temp1") == 41.5
     assert [s.tier for s in recorder.snapshots[:4]] == ["static", "fast", "slow", "energy"]

@@ -242,3 +242,24 @@ def test_influx_batches_and_keeps_lines_while_the_database_is_away(v2: bool, cap
     messages = [r.getMessage() for r in caplog.records]
     assert sum("is not reachable" in m for m in messages) == 1  # once per outage, not per retry
     assert sum("is back" in m for m in messages) == 1
+
+
+def test_mqtt_commands_are_read_in_the_units_of_the_states() -> None:
+    from rctclient.exceptions import WriteOutOfBounds
+    from rctclient.monitor.catalog import Quantity
+    from rctclient.monitor.exporters import command_value, state_text
+
+    def quantity(oid: str) -> Quantity:
+        return Quantity(key=oid.replace(".", "_"), oid=oid, title=oid)
+
+    soc_min = quantity("power_mng.soc_min")
+    assert command_value(soc_min, "0.25") == 0.25
+    assert command_value(soc_min, state_text(soc_min, 0.5)) == 0.5
+    strategy = quantity("power_mng.soc_strategy")
+    assert command_value(strategy, "Internal") == 4 == command_value(strategy, "internal")
+    assert command_value(strategy, "4") == 4
+    for bad_soc in ("half", "nan", "inf", ""):
+        with pytest.raises(WriteOutOfBounds):
+            command_value(soc_min, bad_soc)
+    with pytest.raises(WriteOutOfBounds, match="one of"):
+        command_value(strategy, "Bogus")

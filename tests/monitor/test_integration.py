@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from rctclient.simulator import SimulatorThread
+from rctclient.simulator import DeviceModel, SimulatorThread
 
 from . import servers
 from .servers import wait_for
@@ -30,7 +30,7 @@ from .servers import wait_for
 pytestmark = pytest.mark.integration
 
 FIXED = {"battery.soc": 0.25, "energy.e_ac_total": 123456.0, "g_sync.p_ac_grid_sum_lp": -512.0}
-SERIAL = "SIM00001000"
+SERIAL = str(DeviceModel().get("inverter_sn"))  # the simulated device's serial number
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ..catalog import Quantity
 from ..lineprotocol import float32_text
 from ..state import Snapshot
 
-__all__ = ["Exporter", "LineExporter", "Mailbox", "faults_of", "state_text"]
+__all__ = ["Exporter", "LineExporter", "Mailbox", "command_value", "faults_of", "state_text"]
 
 T = TypeVar("T")
 
@@ -117,6 +117,50 @@ def faults_of(snapshot: Snapshot) -> list[Fault] | None:
     if not all(isinstance(w, int) and not isinstance(w, bool) for w in words):
         return None
     return active_faults([int(w) for w in words if w is not None])
+
+
+def command_value(q: Quantity, text: str) -> bool | int | float:
+    """The value an MQTT command payload asks for: the inverse of :func:`state_text`.
+
+    Home Assistant sends commands in the units of the states (its ``command_template`` undoes any
+    display scaling), so this reads ``true``/``false`` (and ``on``/``off``, ``1``/``0``), enum labels
+    (or their numbers) and plain numbers. Raises :class:`~rctclient.exceptions.WriteOutOfBounds` for
+    anything else; bounds are checked later, by the write itself.
+    """
+    from ...exceptions import WriteOutOfBounds  # noqa: PLC0415 - control only
+    from ...registry import REGISTRY  # noqa: PLC0415
+    from ...types import INTEGER_TYPES, DataType  # noqa: PLC0415
+
+    info = REGISTRY.resolve(q.oid)
+    data_type = info.request_data_type
+    word = text.strip()
+    if data_type is DataType.BOOL:
+        lowered = word.lower()
+        if lowered in ("true", "on", "1"):
+            return True
+        if lowered in ("false", "off", "0"):
+            return False
+        raise WriteOutOfBounds(f"{q.key} takes true or false, not {word!r}")
+    if info.enum_map:
+        for value, label in info.enum_map.items():
+            if label.lower() == word.lower():
+                return value
+    known = f" (one of: {', '.join(info.enum_map.values())})" if info.enum_map else ""
+    problem = WriteOutOfBounds(f"{q.key}: {word!r} is not a value of {info.name}{known}")
+    if data_type is DataType.FLOAT:
+        try:
+            number = float(word)
+        except ValueError:
+            raise problem from None
+        if not math.isfinite(number):
+            raise problem
+        return number
+    if data_type in INTEGER_TYPES:
+        try:
+            return int(word)
+        except ValueError:
+            raise problem from None
+    raise WriteOutOfBounds(f"{q.key} cannot be written from MQTT")
 
 
 def state_text(q: Quantity, value: object) -> str:

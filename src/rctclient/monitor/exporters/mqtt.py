@@ -30,10 +30,10 @@ from typing import Any
 import aiomqtt
 
 from ...exceptions import RctClientException
-from ...protocol import WriteResult, parse_value, writable
+from ...protocol import WriteResult, writable
 from ..config import MqttConfig
 from ..state import Snapshot
-from . import Exporter, Mailbox, faults_of, state_text
+from . import Exporter, Mailbox, command_value, faults_of, state_text
 from .homeassistant import Topics, discovery_messages, exported
 
 __all__ = ["MqttExporter", "Writer"]
@@ -247,7 +247,7 @@ class _Link:
         else:
             self._last_command = time.monotonic()
             try:
-                value = parse_value(quantity.oid, text)
+                value = command_value(quantity, text)
                 async with asyncio.timeout(_WRITE_TIMEOUT):
                     written = await self.exporter.writer(self.device, quantity.oid, value)
                 result.update(ok=True, oid=quantity.oid, value=written.read_back)
