@@ -66,7 +66,19 @@ LAYERS = {
 }
 
 
-@pytest.mark.parametrize("module", [*CORE, *REQUEST_CORE])
+#: Every module of the I/O stacks (the clients, simulator, capture reader, proxy and monitor packages).
+IO_STACKS = sorted(
+    str(path.relative_to(PACKAGE).with_suffix("")).replace("/", ".")
+    for path in PACKAGE.rglob("*.py")
+    if path.relative_to(PACKAGE).parts[0].removesuffix(".py") in LAYERS["I/O stacks"]
+)
+
+
+def test_every_io_stack_module_is_checked() -> None:
+    assert {"client", "aio", "simulator.server", "pcap.reader", "proxy.core", "monitor.daemon"} <= set(IO_STACKS)
+
+
+@pytest.mark.parametrize("module", [*CORE, *REQUEST_CORE, *IO_STACKS])
 def test_no_layer_imports_one_above_it(module: str) -> None:
     names = list(LAYERS)
     layer = next(i for i, name in enumerate(names) if module.split(".", maxsplit=1)[0] in LAYERS[name])
