@@ -297,7 +297,7 @@ class Registry:
     def suggest(self, text: str, limit: int = 5, names: Iterable[str] | None = None) -> list[str]:
         """Names close to ``text`` (a name typed wrongly), best first, at most ``limit``.
 
-        Ignoring case, in this order: the name itself (``BATTERY.SOC``), names with a part equal to
+        Ignoring case, in this order: the name itself (``BATTERY.SOC``; then only it), names with a part equal to
         it (``soc``: ``battery.soc``), names or parts that start with it, names that contain it, then
         names spelt alike (``battery.sco``, ``minutes_sco``: by edit distance, on the whole name and on
         its last part). ``names`` limits the candidates (all names by default). Shorter names come
@@ -313,6 +313,8 @@ class Registry:
             if rank is not None:
                 scored.append((rank, natural_key(name), name))
         scored.sort()
+        if scored and scored[0][0][0] == 0:  # the name in another case: that is what was meant
+            scored = [entry for entry in scored if entry[0][0] == 0]
         return [name for _, _, name in scored[:limit]]
 
     def type_by_id(self, id: int) -> DataType:
