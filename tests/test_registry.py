@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import importlib.resources
+import re
 import subprocess
 import sys
 from pathlib import Path

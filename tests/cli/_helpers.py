@@ -21,7 +21,7 @@ class Run:
 
 
 def run(*args: str, stdin: str | None = None) -> Run:
-    result = CliRunner().invoke(cli, list(args), input=stdin)
+    result = CliRunner().invoke(cli, list(args), input=stdin, prog_name="rctclient")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Run(result.exit_code, result.stdout, result.stderr)

@@ -65,10 +65,10 @@ class _OneLineUsageError(click.UsageError):
 
 
 def _one_line(exc: click.UsageError) -> _OneLineUsageError:
-    message = exc.message
+    message = exc.format_message()
     if "'-h'" in message and "requires an argument" in message:
         message += " (-h is the host, as in the original tool; --help shows the help)"
-    elif "No such option: -h" in message:
+    elif "No such option" in message and "-h" in message.replace("--help", ""):
         message += " (--help shows the help)"
     return _OneLineUsageError(message, exc.ctx)
 

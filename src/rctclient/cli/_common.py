@@ -72,13 +72,15 @@ class CliError(click.ClickException):
 
     When the command was asked for JSON (``json`` set by :func:`output_format_options`), the error is
     also printed on stdout as a JSON object ``{"error": {"message", "kind", "exit_code"}}``, unless
-    ``reported``: the JSON output already says what failed (partial answers).
+    ``reported``: the JSON output already says what failed (partial answers). ``shown``: the error was
+    printed already (by a refresh of ``--watch``); only the exit code is left to give.
     """
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR, *, reported: bool = False) -> None:
         super().__init__(people_text(message))
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it a class variable
         self.reported = reported
+        self.shown = False
         self.json = False
 
     def as_json(self) -> dict[str, Any]:
@@ -86,6 +88,8 @@ class CliError(click.ClickException):
         return {"error": {"message": self.format_message(), "kind": kind, "exit_code": self.exit_code}}
 
     def show(self, file: Any = None) -> None:
+        if self.shown:
+            return
         if self.json and not self.reported:
             click.echo(json.dumps(self.as_json(), ensure_ascii=False))
         click.echo(f"Error: {self.format_message()}", err=True)

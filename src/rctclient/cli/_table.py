@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-__all__ = ["ELLIPSIS", "PIPE_WIDTH", "clip", "header", "render", "terminal_width"]
+__all__ = ["ELLIPSIS", "PIPE_WIDTH", "clip", "header", "render", "terminal_width", "wrap_items"]
 
 #: The width of output that goes to a pipe or a file (no terminal to ask).
 PIPE_WIDTH = 160
@@ -77,3 +77,18 @@ def render(
         line = GAP.join(clip(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         lines.append(clip(line, width))
     return lines
+
+
+def wrap_items(items: Sequence[str], width: int, separator: str = ", ") -> list[str]:
+    """``items`` joined by ``separator`` into lines of at most ``width`` (an item longer than that is cut)."""
+    lines: list[str] = []
+    current = ""
+    for item in items:
+        candidate = f"{current}{separator}{item}" if current else item
+        if current and len(candidate) > width:
+            lines.append(current)
+            candidate = item
+        current = candidate
+    if current:
+        lines.append(current)
+    return [clip(line, width) for line in lines]

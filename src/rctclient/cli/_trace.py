@@ -23,9 +23,12 @@ __all__ = ["PacketTrace", "documented_form"]
 log = logging.getLogger("rctclient.trace")
 
 
-def documented_form(frame: Frame | CRCMismatch) -> str:
-    """A frame as the original ``ReceiveFrame`` showed it (``<ReceiveFrame(cmd=5, id=959930bf, ...)>``)."""
+def documented_form(frame: Frame | CRCMismatch, sending: bool = False) -> str:
+    """A frame as the original module showed it: ``<ReceiveFrame(cmd=5, id=959930bf, address=0, data=3f590f86)>``
+    (received), ``<SendFrame(command=1, id=0x959930BF, payload=0x)>`` (sent)."""
     data = frame.data.hex() if isinstance(frame, Frame) else ""
+    if sending:
+        return f"<SendFrame(command={int(frame.command)}, id=0x{frame.id:X}, payload=0x{data})>"
     return f"<ReceiveFrame(cmd={int(frame.command)}, id={frame.id:x}, address={frame.address:x}, data={data})>"
 
 
@@ -52,6 +55,6 @@ class PacketTrace:
                 readable = f"{d.command} {d.name or f'0x{event.id:08X}'} {d.text}".rstrip()
                 where = f" address 0x{d.address:08X}" if d.address is not None else ""
                 verb = "Sent frame" if sending else "Got frame"
-                logger.debug("%s: %s  = %s%s%s", verb, documented_form(event), readable, where, flags)
+                logger.debug("%s: %s  = %s%s%s", verb, documented_form(event, sending), readable, where, flags)
             else:
                 logger.debug("%s %s: %s%s", "Sent" if sending else "Got", d.kind, d.text, flags)

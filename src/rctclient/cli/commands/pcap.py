@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, emit, output_format_options, people_text
-from .._table import GAP, clip, header, terminal_width
+from .._table import GAP, clip, header, terminal_width, wrap_items
 
 if TYPE_CHECKING:
     from ...pcap import CaptureEvent, CaptureReader
@@ -142,7 +142,8 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
     if obj_rows:
         emit(obj_rows, obj_cols, "table", out)
         out.write("\n")
-    out.write(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()) + "\n")
+    items = [f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()]
+    out.write("\n".join(wrap_items(items, terminal_width(out))) + "\n")
     return len(obj_rows)
 
 

@@ -23,6 +23,7 @@ from .._device import DeviceSpec, describe_error, device_options, failed_values,
 from .._events import entry_elements, entry_end, entry_type
 from .._format import detail_lines, display, is_fraction
 from .._parse import parse_tz
+from .._table import clip, terminal_width
 from .._watch import Refresh, watch, watch_option
 
 if TYPE_CHECKING:
@@ -170,8 +171,11 @@ def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, ver
             shown, unit = value_text(value, info), ""  # 4 (Internal); SOC-like fractions: 0.53 (53.0 %)
         else:
             shown = plain_text(value)
-        name = f"{info.name:{REGISTRY.name_max_length()}}"
-        click.echo(f"#{info.index:3} 0x{info.object_id:08X} {name} {description:75} {shown} {unit}".rstrip())
+        # the original tool's columns; the description gives way when the line would not fit
+        base = f"#{info.index:3} 0x{info.object_id:08X} {info.name:{REGISTRY.name_max_length()}} "
+        tail = f" {shown} {unit}".rstrip()
+        room = max(10, terminal_width() - len(base) - len(tail))
+        click.echo(f"{base}{clip(description, room):{min(75, room)}}{tail}")
         for line in details:
             click.echo(line)
     if series:
@@ -294,7 +298,7 @@ def read(
         if interval is not None:
             last = watch(interval, count, _watcher(client, infos, device, fmt, raw))
             if last is not None:
-                last.reported = True  # shown at its refresh already
+                last.shown = True  # at its refresh already
                 raise last
             return
         result = client.read_many(infos)
@@ -326,7 +330,7 @@ def _details(infos: list[ObjectInfo], result: ReadManyResult) -> None:
 def _watcher(client: Client, infos: list[ObjectInfo], device: DeviceSpec, fmt: str, raw: bool) -> Any:
     """The refresh of ``read --watch``: the table on a terminal; a line, a JSON object or a CSV row per refresh."""
     from ...describe import jsonable  # noqa: PLC0415
-    from .._table import clip, render, terminal_width  # noqa: PLC0415
+    from .._table import render  # noqa: PLC0415
 
     header_done = False
     width = terminal_width()

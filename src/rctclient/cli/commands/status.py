@@ -332,7 +332,7 @@ def status(device: DeviceSpec, interval: float | None, count: int | None, fmt: s
 
         last = watch(interval, count, refresh)
     if last is not None:
-        last.reported = True  # shown at its refresh already
+        last.shown = True  # at its refresh already
         raise last
 
 
