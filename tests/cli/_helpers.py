@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from click.testing import CliRunner
 
 from rctclient.cli import cli
+from rctclient.client import Client
+from rctclient.exceptions import RctClientException, RctTimeout
+from rctclient.protocol import ReadManyResult
 from rctclient.simulator import SimulatorThread
 
 
@@ -30,3 +38,20 @@ def run(*args: str, stdin: str | None = None) -> Run:
 def at(sim: SimulatorThread, timeout: float = 2.0, retries: int = 1) -> list[str]:
     """The device options that point a command at ``sim``."""
     return ["-h", "127.0.0.1", "-p", str(sim.port), "--timeout", str(timeout), "--retries", str(retries)]
+
+
+@contextlib.contextmanager
+def unanswered(names: list[str]) -> Iterator[None]:
+    """The device answers every value but ``names`` (their requests time out after one attempt)."""
+    real = Client.read_many
+
+    def read_many(self: Client, oids: Any, **kwargs: Any) -> ReadManyResult:
+        result = real(self, oids, **kwargs)
+        values = {k: v for k, v in result.values.items() if k not in names}
+        errors: dict[str, RctClientException] = {**result.errors}
+        errors.update({k: RctTimeout(f"no answer for {k}", name=k, attempts=1) for k in result.values if k in names})
+        return ReadManyResult(values, errors)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "read_many", read_many)
+        yield

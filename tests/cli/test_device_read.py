@@ -10,7 +10,7 @@ import re
 from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_UNREACHABLE
 from rctclient.simulator import SimulatorThread
 
-from ._helpers import at, run
+from ._helpers import at, run, unanswered
 
 
 def test_read_value_bare_verbose_and_json(sim: SimulatorThread) -> None:
@@ -160,3 +160,21 @@ def test_suggestions_wherever_a_name_is_typed(sim: SimulatorThread) -> None:
         assert f"did you mean {first}" in r.err, r.err
     r = run("registry", "search", "socc")
     assert r.code == EXIT_NOT_FOUND and "did you mean" in r.err
+
+
+def test_partial_answers_show_what_arrived(sim: SimulatorThread) -> None:
+    with unanswered(["battery.soh", "battery.temperature"]):
+        r = run("read", *at(sim), "battery.soc", "battery.soh", "battery.temperature")
+        assert r.code == EXIT_TIMEOUT
+        assert [line.split()[:2] for line in r.out.splitlines()[1:]] == [
+            ["battery.soc", r.out.splitlines()[1].split()[1]],
+            ["battery.soh", "n/a"],
+            ["battery.temperature", "n/a"],
+        ]
+        (line,) = r.err.splitlines()
+        assert line.startswith("Error: 2 of 3 values could not be read from 127.0.0.1:")
+        assert line.endswith(": battery.soh, battery.temperature")
+        r = run("read", *at(sim), "battery.soc", "battery.soh", "battery.temperature", "--json")
+        rows = json.loads(r.out)  # the rows say what failed; no second JSON document
+        assert [row["error"] is None for row in rows] == [True, False, False] and r.code == EXIT_TIMEOUT
+        assert "did not answer battery.soh" in rows[1]["error"]

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from rctclient.cli._common import EXIT_TIMEOUT
 from rctclient.cli.commands.status import OPTIONAL, status_oids
-from rctclient.client import Client
-from rctclient.exceptions import RctClientException, RctTimeout
 from rctclient.faults import FAULT_OIDS, fault_words
-from rctclient.protocol import ReadManyResult
 from rctclient.simulator import SimulatorThread, load_snapshot
 
-from ._helpers import at, run
+from ._helpers import at, run, unanswered
 
 
 def _pin(sim: SimulatorThread, **values: float) -> None:
@@ -131,27 +123,10 @@ def test_status_silent_device_is_one_line(fresh_sim: SimulatorThread) -> None:
     assert r.code == EXIT_TIMEOUT and json.loads(r.out)["error"]["kind"] == "timeout"
 
 
-@contextlib.contextmanager
-def _unanswered(names: list[str]) -> Iterator[None]:
-    """The device answers every value but ``names`` (their requests time out after one attempt)."""
-    real = Client.read_many
-
-    def read_many(self: Client, oids: Any, **kwargs: Any) -> ReadManyResult:
-        result = real(self, oids, **kwargs)
-        values = {k: v for k, v in result.values.items() if k not in names}
-        errors: dict[str, RctClientException] = {**result.errors}
-        errors.update({k: RctTimeout(f"no answer for {k}", name=k, attempts=1) for k in result.values if k in names})
-        return ReadManyResult(values, errors)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Client, "read_many", read_many)
-        yield
-
-
 def test_status_partial_answers_show_what_arrived(fresh_sim: SimulatorThread) -> None:
     lost = ["battery.temperature", "energy.e_load_day", "energy.e_load_total"]
     fresh_sim.model.update({"battery.soc": 0.5}, fixed=True)
-    with _unanswered(lost):
+    with unanswered(lost):
         r = run("status", *at(fresh_sim, timeout=0.5, retries=0))
         assert r.code == EXIT_TIMEOUT, r
         assert "SOC 50.0 %" in r.out and re.search(r"Household +n/a", r.out)
