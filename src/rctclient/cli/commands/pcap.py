@@ -19,6 +19,9 @@ _COLUMNS = ("time", "flow", "direction", "command", "id", "name", "value", "flag
 _FIXED = (15, 33, 11, 13, 10, None, None, 0)
 #: What NAME and VALUE get at least, and what FLAGS keep before those shrink.
 _NAME, _VALUE, _FLAGS = 28, 22, 14
+#: What a value keeps when long flags need its room (else the flags go on a line of their own).
+_MIN_VALUE = 12
+_INDENT = " " * 17  # under the FLOW column
 
 
 def _oids(patterns: tuple[str, ...]) -> set[int] | None:
@@ -55,8 +58,17 @@ def _widths(width: int) -> tuple[int, ...]:
 
 
 def _table_line(values: tuple[str, ...], widths: tuple[int, ...], width: int) -> str:
-    line = GAP.join(clip(v, w).ljust(w) if w else v for v, w in zip(values, widths, strict=True)).rstrip()
-    return clip(line, width)
+    """One event of the timeline: the columns up to NAME as they are; the value gives way to the flags, and
+    flags that still do not fit go on a line of their own below (indented), so nothing is cut but values."""
+    *head, value, flags = values
+    line = GAP.join(clip(v, w).ljust(w) for v, w in zip(head, widths, strict=False))
+    column = widths[len(head)]
+    room = width - len(line) - len(GAP) - (len(GAP) + len(flags) if flags else 0)
+    if flags and room < _MIN_VALUE:  # the flags on the next line; the value has its column
+        main = (line + GAP + clip(value, column)).rstrip()
+        return clip(main, width) + "\n" + clip(_INDENT + "↳ " + flags, width)
+    cell = clip(value, room).ljust(min(column, room)) if len(value) <= column else clip(value, max(column, room))
+    return clip((line + GAP + cell + (GAP + flags if flags else "")).rstrip(), width)
 
 
 def _table_row(ev: CaptureEvent) -> tuple[str, ...]:
@@ -127,11 +139,13 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
         json.dump({"totals": totals, "flows": flow_rows, "objects": obj_rows}, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return len(obj_rows)
-    for row in flow_rows:
+    for row in flow_rows:  # shorter headers for the table: the bytes of each direction
         row["first"] = _time(row["first_time"])
         row["last"] = _time(row["last_time"])
-    flow_cols = ["index", "flow", "first", "last", "packets", "bytes_to_device", "bytes_from_device", "frames"]
-    flow_cols += ["errors", "gaps", "retransmitted_bytes"]
+        row["to_device"], row["from_device"] = row["bytes_to_device"], row["bytes_from_device"]
+        row["retransmitted"] = row["retransmitted_bytes"]
+    flow_cols = ["index", "flow", "first", "last", "packets", "to_device", "from_device", "frames"]
+    flow_cols += ["errors", "gaps", "retransmitted"]
     if stats.evicted_flows:
         flow_cols.append("evicted")
     if flow_rows:
