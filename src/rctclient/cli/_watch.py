@@ -11,6 +11,7 @@ from typing import IO
 import click
 
 from ._common import CliError
+from ._table import clip, terminal_width
 
 __all__ = ["DEFAULT_INTERVAL", "Refresh", "watch", "watch_option"]
 
@@ -83,6 +84,9 @@ def watch(
             lines = list(refresh.screen)
             if refresh.error is not None:
                 lines.append(f"Error: {refresh.error.format_message()}")
+            # a line the terminal wraps would push the screen down at every refresh
+            width = terminal_width(out)
+            lines = [clip(line, width) for line in lines]
             first = _CLEAR_SCREEN if done == 1 else ""
             out.write(first + _HOME + "".join(line + _CLEAR_LINE + "\n" for line in lines) + _CLEAR_BELOW)
         else:

@@ -136,6 +136,7 @@ def build_status(values: Mapping[str, Any], taken: datetime | None = None) -> di
             "state": state,
             "label": None if state is None else (REGISTRY.resolve(STATE).enum_map or {}).get(state),
             "clock": None if clock is None else clock.isoformat(),
+            "clock_set": None if get(CLOCK) is None else clock is not None,
             "clock_offset_s": None if clock is None else round((clock - taken).total_seconds()),
         },
         "solar": {**solar, "total_w": solar_total},
@@ -175,8 +176,10 @@ def _offset(seconds: float) -> str:
 def _time_line(status: dict[str, Any], taken: datetime) -> str:
     local = taken.astimezone()
     inverter = status["inverter"]
-    if inverter["clock"] is None:
-        device = "device clock n/a or not set"
+    if inverter["clock_set"] is None:
+        device = "device clock n/a"
+    elif inverter["clock"] is None:
+        device = "the device's clock is not set"
     elif abs(inverter["clock_offset_s"]) < CLOCK_SLACK:
         device = "the device's clock agrees"
     else:
