@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -55,3 +59,29 @@ def unanswered(names: list[str]) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Client, "read_many", read_many)
         yield
+
+
+def interrupt(args: list[str], ready: Callable[[str], bool], settle: float = 0.0) -> tuple[int, str, str]:
+    """Run ``rctclient ARGS`` in a real process, send it SIGINT (Ctrl-C) once what it printed on stdout is
+    ``ready`` (and ``settle`` seconds more); returns the exit code, that stdout and the whole stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rctclient", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60  # a safety net against a hang, not a measurement
+        seen = ""
+        while not ready(seen) and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        time.sleep(settle)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode, seen, err

@@ -6,16 +6,12 @@ import csv
 import io
 import json
 import re
-import signal
-import subprocess
-import sys
-import time
 
 from rctclient.cli._common import EXIT_TIMEOUT, CliError
 from rctclient.cli._watch import Refresh, watch
 from rctclient.simulator import SimulatorThread
 
-from ._helpers import at, run
+from ._helpers import at, interrupt, run
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  solar \d+ W  battery \d+ W.* SOC [\d.]+ %  household .* kWh$")
 
@@ -98,24 +94,8 @@ def test_watch_without_bursts_after_a_slow_refresh() -> None:
 
 
 def test_ctrl_c_ends_a_watch_with_130_and_one_line() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rctclient", "status", "--simulate", "--watch", "0.2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        first = ""
-        while not first and time.monotonic() < deadline:
-            first = proc.stdout.readline()
-        assert LINE.match(first.rstrip("\n")), first
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 130
+    args = ["status", "--simulate", "--watch", "0.2"]
+    code, seen, err = interrupt(args, lambda seen: seen.endswith("\n"))
+    assert LINE.match(seen.rstrip("\n")), seen
+    assert code == 130
     assert err == "Error: interrupted\n"
