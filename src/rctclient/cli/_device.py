@@ -135,8 +135,7 @@ def device_options(func: F) -> F:
         simulate: bool,
         **kwargs: Any,
     ) -> Any:
-        given: dict[str, Any] = {"host": host, "port": port, "timeout": timeout, "retries": retries}
-        given["address"] = address
+        given = {"host": host, "port": port, "timeout": timeout, "retries": retries, "address": address}
         if simulate:
             if host is not None or port is not None:
                 flag = "--host" if host is not None else "--port"

@@ -273,7 +273,7 @@ def read(
     The values are requested together (pipelined), which is much faster than one by one, and
     listed by name (fault[2] before fault[10]). The table rounds them for people (W to 1, V to
     0.1, energy in kWh, fractions such as SOC in %) and summarises battery module structures
-    (in full with -v, --json and 'registry show'); --raw, --json and --csv keep full precision.
+    (in full with -v and --json); --raw, --json and --csv keep full precision.
     Time series and the event table are left out of globs and groups (see 'history' and
     'events'). Values that cannot be read are shown as n/a, one line on stderr says which, and
     the exit code is then not 0.
