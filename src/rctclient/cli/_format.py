@@ -128,11 +128,10 @@ def _summary(value: Any) -> str | None:
             f" {_span(min(temps), max(temps), '°C', 0)}{status}"
         )
     if isinstance(value, BatteryModuleStatistics):
+        # the cells and times of the extremes: in full with -v (detail_lines)
         return (
-            f"U {number(value.u_min.value, 3)}..{number(value.u_max.value, 3)} V"
-            f" (cells {value.u_min.cell}, {value.u_max.cell}),"
-            f" T {number(value.t_min.value, 1)}..{number(value.t_max.value, 1)} °C"
-            f" (cells {value.t_min.cell}, {value.t_max.cell})"
+            f"U {_span(value.u_min.value, value.u_max.value, 'V', 3)},"
+            f" T {_span(value.t_min.value, value.t_max.value, '°C', 1)}"
         )
     if isinstance(value, BatteryModuleResistance):
         if not value.cells:
