@@ -306,37 +306,44 @@ def events(device: DeviceSpec, from_: str, to: str, tz_name: str | None, fmt: st
     start, end, tz = _range(from_, to, tz_name)
     with open_client(device) as client:
         entries = client.events(start, end, tz=tz)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in entries:
         ended = entry_end(e)
         char = chr(e.entry_type) if 32 < e.entry_type < 127 else None
-        row: dict[str, Any] = {
-            "time": e.timestamp.astimezone(tz).isoformat()
-            if fmt != "table"
-            else f"{e.timestamp.astimezone(tz):%Y-%m-%d %H:%M:%S}",
-            "type": entry_type(e.entry_type) if fmt == "table" else (char or e.entry_type),
-            "type_name": ENTRY_TYPES.get(char or ""),
-            "ended": None if ended is None else ended.astimezone(tz).isoformat(),
-            "lasted": None if ended is None else duration((ended - e.timestamp).total_seconds()),
-            "element2": e.element2,
-            "element3": e.element3,
-            "element4": e.element4,
-        }
-        if fmt == "json":
-            row["faults"] = [{"bit": f.bit, "description": f.description} for f in e.faults]
-        else:
-            row["faults"] = "; ".join(f.description for f in e.faults)
-        if fmt == "table":
-            row["ended"] = None if ended is None else f"{ended.astimezone(tz):%Y-%m-%d %H:%M:%S}"
-            row["elements"] = entry_elements(e, ended)
-        rows.append(row)
+        seconds = None if ended is None else round((ended - e.timestamp).total_seconds())
+        if fmt == "table":  # for people: times to the second in --tz, the type named, elements explained
+            rows.append(
+                {
+                    "time": f"{e.timestamp.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+                    "type": entry_type(e.entry_type),
+                    "ended": None if ended is None else f"{ended.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+                    "lasted": None if seconds is None else duration(seconds),
+                    "elements": entry_elements(e, ended),
+                    "faults": "; ".join(f.description for f in e.faults),
+                }
+            )
+            continue
+        faults: Any = [{"bit": f.bit, "description": f.description} for f in e.faults]
+        rows.append(
+            {
+                "time": e.timestamp.astimezone(tz).isoformat(),
+                "type": char or e.entry_type,
+                "type_name": ENTRY_TYPES.get(char or ""),
+                "ended": None if ended is None else ended.astimezone(tz).isoformat(),
+                "duration_s": seconds,
+                "element2": e.element2,
+                "element3": e.element3,
+                "element4": e.element4,
+                "faults": faults if fmt == "json" else "; ".join(f["description"] for f in faults),
+            }
+        )
     if fmt == "table" and not rows:
         click.echo(f"no events between {start.isoformat()} and {end.isoformat()}", err=True)
         return
     if fmt == "table":
         emit(rows, ["time", "type", "ended", "lasted", "elements", "faults"], fmt, flexible=("faults",))
     else:
-        columns = ["time", "type", "type_name", "ended", "lasted", "element2", "element3", "element4", "faults"]
+        columns = ["time", "type", "type_name", "ended", "duration_s", "element2", "element3", "element4", "faults"]
         emit(rows, columns, fmt)
 
 
