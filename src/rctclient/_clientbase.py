@@ -149,6 +149,9 @@ class ClientBase:
     :param burst_pause: pause between bursts of requests.
     :param reconnect_max: the longest backoff between connection attempts.
     :param rng: random source for the jitter (tests pass a seeded one).
+    :param trace_packet: called with ``(sending, data)`` for every piece of bytes that goes to the
+        device (``sending`` True) and that is fed to the request core from it (False), for
+        debugging (the command line's ``--debug``); it must not raise. None (the default) costs nothing.
     """
 
     def __init__(
@@ -165,13 +168,15 @@ class ClientBase:
         burst_pause: float = 0.005,
         reconnect_max: float = 60.0,
         rng: random.Random | None = None,
+        trace_packet: Callable[[bool, bytes], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
         self.registry = registry
         rng = rng if rng is not None else random.Random()
-        self.protocol = ClientProtocol(
+        protocol = ClientProtocol if trace_packet is None else _traced(trace_packet)
+        self.protocol = protocol(
             timeout=timeout,
             retries=retries,
             address=address,
@@ -383,6 +388,25 @@ class ClientBase:
     def battery_status(self, *, timeout: float | None = None) -> Op[BatteryStatus]:
         """``battery.bat_status``; show it before a write when it is not ``normal``."""
         return battery_status_op(self.registry, timeout)
+
+
+def _traced(trace_packet: Callable[[bool, bytes], None]) -> type[ClientProtocol]:
+    """A request core that shows ``trace_packet`` the bytes it hands out and takes in (the transports stay as
+    they are)."""
+
+    class TracedProtocol(ClientProtocol):
+        def data_to_send(self, now: float) -> bytes:
+            data = super().data_to_send(now)
+            if data:
+                trace_packet(True, data)
+            return data
+
+        def receive_data(self, data: bytes, now: float) -> None:
+            if data:
+                trace_packet(False, data)
+            super().receive_data(data, now)
+
+    return TracedProtocol
 
 
 class SyncClientBase(ClientBase):

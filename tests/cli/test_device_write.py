@@ -109,3 +109,12 @@ def test_parse_value_is_no_longer_in_the_library() -> None:
 
     with pytest.raises(AttributeError, match=r"moved to the command line tool"):
         rctclient.protocol.parse_value  # noqa: B018
+
+
+def test_a_label_typed_wrongly_lists_the_labels(fresh_sim: SimulatorThread) -> None:
+    # Before: "invalid literal for int() with base 0: 'Bogus'"
+    r = run("write-value", *at(fresh_sim), "power_mng.soc_strategy", "Bogus", "-y")
+    assert r.code == EXIT_BAD_INPUT and r.err.count("\n") == 1
+    assert "int()" not in r.err and "'External' (2)" in r.err and "'Internal' (4)" in r.err
+    r = run("write-value", *at(fresh_sim), "power_mng.soc_min", "lots", "-y")
+    assert r.code == EXIT_BAD_INPUT and r.err.strip().endswith("not a number") and "float" not in r.err

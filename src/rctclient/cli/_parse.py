@@ -34,17 +34,36 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r} (use true/false, 1/0, on/off)")
 
 
+def _labels(info: ObjectInfo) -> str:
+    labels = info.enum_map or {}
+    return ", ".join(f"{label!r} ({number})" for number, label in sorted(labels.items()))
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise ValueError("not a whole number (decimal, or hex such as 0x1F)") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
 def parse_value(info: ObjectInfo, text: str) -> ParsedValue:
     """Turn a value typed by a person into the value to write to ``info``.
 
     Booleans: true/false, 1/0, yes/no, on/off. Integers and enums: decimal or ``0x`` hex, or an enum
     label (case-insensitive). Floats: a number; for fractions (SOC values and the like, which the
     registry gives the unit %), ``50%`` means 0.5. Raises :class:`WriteOutOfBounds` (a ValueError)
-    when the text cannot be read.
+    when the text cannot be read; its message says what would be read (the labels of an enum).
     """
     from ..exceptions import WriteOutOfBounds  # noqa: PLC0415 - the CLI imports the library when it needs it
-    from ..protocol import writable  # noqa: PLC0415
     from ..types import DataType  # noqa: PLC0415
+    from ._format import is_fraction  # noqa: PLC0415
 
     data_type = info.request_data_type
     value_text = text.strip()
@@ -53,22 +72,28 @@ def parse_value(info: ObjectInfo, text: str) -> ParsedValue:
             return _parse_bool(value_text)
         if data_type is DataType.FLOAT:
             if value_text.endswith("%"):
-                spec = writable().get(info.name)
-                if info.unit != "%" and (spec is None or spec.kind != "fraction"):
+                if not is_fraction(info):
                     raise ValueError("a percentage is only accepted for fractions such as SOC values")
-                return float(value_text[:-1]) / 100.0
-            return float(value_text)
+                return _parse_float(value_text[:-1]) / 100.0
+            return _parse_float(value_text)
         if data_type is DataType.STRING:
             return text
         if data_type in (DataType.UNKNOWN,):
-            return bytes.fromhex(value_text.removeprefix("0x"))
+            try:
+                return bytes.fromhex(value_text.removeprefix("0x"))
+            except ValueError:
+                raise ValueError("not hexadecimal bytes (such as 0x0a1b)") from None
         if info.enum_map:
             for number, label in info.enum_map.items():
                 if label.lower() == value_text.lower():
                     return number
-        return int(value_text, 0)
+            try:
+                return int(value_text, 0)
+            except ValueError:
+                raise ValueError(f"not one of its labels: {_labels(info)}") from None
+        return _parse_int(value_text)
     except ValueError as exc:
-        raise WriteOutOfBounds(f"cannot read {text!r} as a value of {info.name} ({data_type.name}): {exc}") from None
+        raise WriteOutOfBounds(f"cannot read {text!r} as a value of {info.name}: {exc}") from None
 
 
 # -- times ------------------------------------------------------------------------------------------

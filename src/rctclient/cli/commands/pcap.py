@@ -8,13 +8,20 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, emit
+from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, emit, output_format_options, people_text
+from .._table import GAP, clip, header, terminal_width, wrap_items
 
 if TYPE_CHECKING:
     from ...pcap import CaptureEvent, CaptureReader
 
 _COLUMNS = ("time", "flow", "direction", "command", "id", "name", "value", "flags")
-_WIDTHS = (15, 33, 11, 13, 10, 32, 30, 0)
+#: Widths of the timeline's columns; NAME and VALUE (None) share what the terminal leaves, FLAGS take the rest.
+_FIXED = (15, 33, 11, 13, 10, None, None, 0)
+#: What NAME and VALUE get at least, and what FLAGS keep before those shrink.
+_NAME, _VALUE, _FLAGS = 28, 22, 14
+#: What a value keeps when long flags need its room (else the flags go on a line of their own).
+_MIN_VALUE = 12
+_INDENT = " " * 17  # under the FLOW column
 
 
 def _oids(patterns: tuple[str, ...]) -> set[int] | None:
@@ -41,33 +48,52 @@ def _time(t: float) -> str:
     return f"{t:.6f}" if when is None else when.strftime("%H:%M:%S.%f")  # a corrupt time stamp: as it is
 
 
-def _table_line(values: tuple[str, ...]) -> str:
-    return "  ".join(v.ljust(w) for v, w in zip(values, _WIDTHS, strict=True)).rstrip()
+def _widths(width: int) -> tuple[int, ...]:
+    """The widths of the timeline's columns on a line of ``width`` (streamed: chosen once, before the rows)."""
+    fixed = sum(w for w in _FIXED if w) + len(GAP) * (len(_FIXED) - 1)
+    room = max(_NAME + _VALUE, width - fixed - _FLAGS)
+    name = max(_NAME, min(32, room // 2))
+    value = max(_VALUE, min(40, room - name))
+    return tuple(name if i == 5 else value if i == 6 else w or 0 for i, w in enumerate(_FIXED))
 
 
-def _table_row(ev: CaptureEvent) -> str:
+def _table_line(values: tuple[str, ...], widths: tuple[int, ...], width: int) -> str:
+    """One event of the timeline: the columns up to NAME as they are; the value gives way to the flags, and
+    flags that still do not fit go on a line of their own below (indented), so nothing is cut but values."""
+    *head, value, flags = values
+    line = GAP.join(clip(v, w).ljust(w) for v, w in zip(head, widths, strict=False))
+    column = widths[len(head)]
+    room = width - len(line) - len(GAP) - (len(GAP) + len(flags) if flags else 0)
+    if flags and room < _MIN_VALUE:  # the flags on the next line; the value has its column
+        main = (line + GAP + clip(value, column)).rstrip()
+        return clip(main, width) + "\n" + clip(_INDENT + "↳ " + flags, width)
+    cell = clip(value, room).ljust(min(column, room)) if len(value) <= column else clip(value, max(column, room))
+    return clip((line + GAP + cell + (GAP + flags if flags else "")).rstrip(), width)
+
+
+def _table_row(ev: CaptureEvent) -> tuple[str, ...]:
     d = ev.description
-    flags = [str(f) for f in ev.flags]
+    flags = [people_text(str(f)) for f in ev.flags]
     if ev.latency is not None:
         flags.append(f"after {ev.latency * 1000:.1f} ms")
     text = d.text if d.kind in ("frame", "crc-mismatch") else f"[{d.kind}] {d.text}"
-    return _table_line(
-        (
-            _time(ev.time),
-            str(ev.flow),
-            ev.direction.value,
-            d.command or "",
-            "" if d.object_id is None else f"0x{d.object_id:08X}",
-            d.name or "",
-            text,
-            ", ".join(flags),
-        )
+    return (
+        _time(ev.time),
+        str(ev.flow),
+        ev.direction.value,
+        d.command or "",
+        "" if d.object_id is None else f"0x{d.object_id:08X}",
+        d.name or "",
+        text,
+        ", ".join(flags),
     )
 
 
 def _print_timeline(reader: CaptureReader, oids: set[int] | None, fmt: str, out: IO[str]) -> int:
     """Write the events as they come (streaming: nothing is collected). Returns how many were written."""
     count = 0
+    width = terminal_width(out)
+    widths = _widths(width)
     for ev in reader:
         if oids is not None and ev.object_id not in oids:
             continue
@@ -75,8 +101,9 @@ def _print_timeline(reader: CaptureReader, oids: set[int] | None, fmt: str, out:
             out.write(("[\n" if not count else ",\n") + json.dumps(ev.as_dict(), ensure_ascii=False, default=str))
         else:
             if not count:
-                out.write(_table_line(tuple(c.upper() if c != "time" else "TIME (UTC)" for c in _COLUMNS)) + "\n")
-            out.write(_table_row(ev) + "\n")
+                titles = tuple(header(c) if c != "time" else "TIME (UTC)" for c in _COLUMNS)
+                out.write(_table_line(titles, widths, width) + "\n")
+            out.write(_table_line(_table_row(ev), widths, width) + "\n")
         count += 1
     if fmt == "json":
         out.write("\n]\n" if count else "[]\n")
@@ -112,11 +139,13 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
         json.dump({"totals": totals, "flows": flow_rows, "objects": obj_rows}, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return len(obj_rows)
-    for row in flow_rows:
+    for row in flow_rows:  # shorter headers for the table: the bytes of each direction
         row["first"] = _time(row["first_time"])
         row["last"] = _time(row["last_time"])
-    flow_cols = ["index", "flow", "first", "last", "packets", "bytes_to_device", "bytes_from_device", "frames"]
-    flow_cols += ["errors", "gaps", "retransmitted_bytes"]
+        row["to_device"], row["from_device"] = row["bytes_to_device"], row["bytes_from_device"]
+        row["retransmitted"] = row["retransmitted_bytes"]
+    flow_cols = ["index", "flow", "first", "last", "packets", "to_device", "from_device", "frames"]
+    flow_cols += ["errors", "gaps", "retransmitted"]
     if stats.evicted_flows:
         flow_cols.append("evicted")
     if flow_rows:
@@ -127,14 +156,15 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
     if obj_rows:
         emit(obj_rows, obj_cols, "table", out)
         out.write("\n")
-    out.write(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()) + "\n")
+    items = [f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()]
+    out.write("\n".join(wrap_items(items, terminal_width(out))) + "\n")
     return len(obj_rows)
 
 
 @click.command(name="read-pcap")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--port", type=click.IntRange(1, 65535), default=8899, show_default=True, help="The device's TCP port.")
-@click.option("--json", "as_json", is_flag=True, help="Output JSON: a list of events, or the summary as an object.")
+@output_format_options("json", texts={"json": "Output JSON: a list of events, or the summary as an object."})
 @click.option(
     "--name",
     "names",
@@ -152,7 +182,7 @@ def _print_summary(reader: CaptureReader, oids: set[int] | None, fmt: str, out: 
     help="Connections kept open at once; beyond, the least recently active is closed (flagged 'flow evicted').",
 )
 def read_pcap(
-    file: str, port: int, as_json: bool, names: tuple[str, ...], summary: bool, noise: bool, max_flows: int
+    file: str, port: int, fmt: str, names: tuple[str, ...], summary: bool, noise: bool, max_flows: int
 ) -> None:
     """Decode the conversations with a device in a capture (pcap or pcapng; '-' reads stdin).
 
@@ -186,7 +216,6 @@ def read_pcap(
         raise CliError(f"{file}: {exc}", EXIT_BAD_INPUT) from None
     except OSError as exc:
         raise CliError(f"{file}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
-    fmt = "json" if as_json else "table"
     out = sys.stdout
     try:
         with reader:
