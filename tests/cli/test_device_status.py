@@ -53,7 +53,8 @@ def test_status_screen(fresh_sim: SimulatorThread) -> None:
     r = run("status", *at(fresh_sim))
     assert r.code == 0, r
     text = r.out
-    assert 'RCT Power "rctclient simulator", serial SIM' in text.splitlines()[0]
+    name, serial = fresh_sim.model.get("android_description"), fresh_sim.model.get("inverter_sn")
+    assert f'RCT Power "{name}", serial {serial}' in text.splitlines()[0]
     assert re.search(r"^Inverter +Feed in$", text, re.MULTILINE)
     assert "3500 W" in text and "A 2500 W at 420.5 V, B 1000 W at 390.0 V" in text
     assert "1500 W   charging, SOC 62.5 %" in text and "normal operation" in text
@@ -91,7 +92,8 @@ def test_status_is_what_an_owner_wants(fresh_sim: SimulatorThread) -> None:
     assert data["energy_wh"]["today"] == {"solar": 4234.5, "feed_in": 2500.0, "purchase": 800.0, "household": 4100.0}
     assert data["energy_wh"]["lifetime"]["feed_in"] == 12642.8994140625  # full precision
     assert data["battery"]["temperature_c"] == 21.037525177001953 and data["battery"]["soc_target"] == 0.5
-    assert data["inverter"]["name"] == "rctclient simulator" and data["inverter"]["clock_offset_s"] in range(295, 306)
+    assert data["inverter"]["name"] == fresh_sim.model.get("android_description")
+    assert data["inverter"]["clock_offset_s"] in range(295, 306)
 
 
 def test_status_json_and_battery_not_normal(fresh_sim: SimulatorThread) -> None:

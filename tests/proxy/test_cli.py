@@ -36,7 +36,7 @@ def invoke(*args: str) -> tuple[int, str]:
         ((), 2, "give the inverter's --host, or --simulate"),
         (("--host", "inverter", "--simulate"), 2, "not both"),
         (("--host", "inverter", "--writes", "maybe"), 2, "--writes: expected forward, deny or allow"),
-        (("--host", "inverter", "--writes", "allow:battery.sox"), 3, "did you mean battery.soh, battery.soc"),
+        (("--host", "inverter", "--writes", "allow:battery.sox"), 3, "did you mean battery.soc"),
         (("--host", "inverter", "--listen", "localhost:http"), 2, "'http' is not a TCP port"),
         (("--host", "inverter", "--listen", "[::1"), 2, "cannot read the address"),
         (("--host", "127.0.0.1", "--listen", "localhost:8899"), 2, "would connect to itself"),
