@@ -363,6 +363,20 @@ def test_a_device_that_answers_something_is_not_taken_for_silent() -> None:
     assert not later.done  # the device answered during the lost request's life: not silent
 
 
+def test_other_clients_requests_do_not_make_a_silent_device_look_awake() -> None:
+    # Before: the vendor portal's READ requests on the shared bus counted as signs of life, so a silent
+    # device at night cost every request its own deadline again.
+    p = core(timeout=1.0, retries=0)
+    lost = p.submit(Call(SOC), 0.0)
+    other = p.submit(Call(POWER), 0.0)
+    p.data_to_send(0.0)
+    p.receive_data(make_frame(Command.READ, SOC.object_id) * 3, 0.5)  # someone else's requests, no answer
+    p.poll(1.0)
+    assert isinstance(lost.error, RctTimeout) and isinstance(other.error, RctTimeout)
+    assert "the device sent nothing" in str(other.error)
+    assert p.stats.frames == 3 and p.stats.responses == 0
+
+
 def test_events_entries_sharing_the_start_second_are_not_cut_off_at_a_page_edge() -> None:
     # Before: a page whose oldest entry was at ``start`` ended the paging, though more entries of that
     # second had not fit into the page.

@@ -262,7 +262,7 @@ def sent_summary(stats: Stats | None) -> str:
     """`` (21 requests sent, nothing came back)``: the work done, for a one-line error."""
     if stats is None:
         return ""
-    received = "nothing came back" if not stats.frames else f"{plural(stats.frames, 'frame')} came back"
+    received = "nothing came back" if not stats.responses else f"{plural(stats.responses, 'answer')} came back"
     return f" ({plural(stats.frames_sent, 'request')} sent, {received})"
 
 
@@ -307,7 +307,7 @@ def failed_values(
     from ..exceptions import RctConnectionError, RctTimeout  # noqa: PLC0415
 
     code = worst_exit_code(errors.values())
-    if len(errors) == total and stats is not None and not stats.frames:
+    if len(errors) == total and stats is not None and not stats.responses:
         first = next(iter(errors.values()))
         if isinstance(first, RctConnectionError):
             return CliError(_message(first, spec), code)

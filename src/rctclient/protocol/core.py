@@ -75,6 +75,9 @@ class Stats:
     frames: int = 0
     crc_errors: int = 0
     garbage: int = 0
+    #: Of the good frames, the answers (RESPONSE and LONG_RESPONSE, to us or to anyone): what shows that the
+    #: device is awake. Other clients' requests on the shared bus (the vendor portal's, for one) do not.
+    responses: int = 0
     #: Good frames that answered none of our requests: other clients' traffic, late answers, anything else.
     foreign_frames: int = 0
     #: Answers whose payload did not fit the data type (re-requested, never decoded).
@@ -313,11 +316,11 @@ class ClientProtocol:
         # back by one per window of good answers (AIMD).
         self.window = float(max_in_flight)
         self._cache: dict[tuple[int, int], _Cached] = {}
-        # When the last good frame arrived (from anyone): a request that runs out of time without any
-        # frame since it was first sent, at least an attempt's timeout before, means a silent device,
-        # and everything else waiting fails too. (A request sent just before its deadline, after
-        # waiting its turn, says nothing about the device.)
-        self._last_frame_at = -math.inf
+        # When the last answer arrived (to anyone; other clients' requests do not count): a request that
+        # runs out of time without any answer since it was first sent, at least an attempt's timeout
+        # before, means a silent device, and everything else waiting fails too. (A request sent just
+        # before its deadline, after waiting its turn, says nothing about the device.)
+        self._last_answer_at = -math.inf
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -420,7 +423,7 @@ class ClientProtocol:
         )
         if (
             reason is RetryReason.TIMEOUT
-            and self._last_frame_at < req.first_sent
+            and self._last_answer_at < req.first_sent
             and now - req.first_sent >= self.attempt_timeout
         ):
             self._device_silent(req, now)
@@ -542,11 +545,14 @@ class ClientProtocol:
         for event in decoder.events():
             if isinstance(event, Frame):
                 self.stats.frames += 1
-                self._last_frame_at = now
+                if Command.is_response(event.command):
+                    self.stats.responses += 1
+                    self._last_answer_at = now
                 self._on_frame(event, now)
             elif isinstance(event, CRCMismatch):
                 self.stats.crc_errors += 1
-                self._last_frame_at = now  # a damaged frame: the device is not silent
+                if Command.is_response(event.command):
+                    self._last_answer_at = now  # a damaged answer: the device is not silent
                 self._on_corrupt(event, now)
             elif isinstance(event, Garbage):
                 self.stats.garbage += 1
