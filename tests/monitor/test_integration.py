@@ -201,10 +201,10 @@ def test_mqtt_and_home_assistant_on_mosquitto(
         log = monitor.log()
         assert log.count("is not reachable") == 1 and log.count("is back after") == 1
 
-        # SIGTERM: offline published, exit 0 within 5 s; a second run has the same unique ids
-        start = time.monotonic()
-        assert monitor.stop(signal.SIGTERM) == 0
-        assert time.monotonic() - start < 5.0
+        # SIGTERM: offline published, exit 0 within the daemon's shutdown bound (its own timer; the
+        # wait only guards against a hang); a second run has the same unique ids
+        assert monitor.stop(signal.SIGTERM, timeout=30) == 0
+        assert "did not finish" not in monitor.log()
         wait_for(lambda: sub.last(f"{root}/availability") == "offline", 5, "offline at exit")
         sub.close()
         sub = Subscriber(port)
