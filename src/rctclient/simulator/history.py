@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..faults import FAULTS
 from ..registry import ObjectInfo
 from ..types import DataType, EventEntry, EventTable
 from ..utils import encode_value
@@ -39,6 +40,9 @@ from .physics import (
     period_prev,
     period_start,
 )
+
+#: The fault bits whose meaning is known: what the simulated event log's fault entries name.
+_KNOWN_FAULT_BITS = tuple(FAULTS)
 
 __all__ = ["KINDS", "PERIODS", "History"]
 
@@ -379,7 +383,12 @@ class History(Physics):
                     continue
                 kind = mix(self.seed, K_EVENT, day, i, 1)
                 entry_type = ord("F") if kind < 0.4 else ord("W") if kind < 0.8 else ord("S")
-                code = int(mix(self.seed, K_EVENT, day, i, 3) * 128)
+                pick = mix(self.seed, K_EVENT, day, i, 3)
+                # a fault entry names a fault bit the devices are known to report; the meaning of other
+                # entries' codes is not documented
+                code = (
+                    _KNOWN_FAULT_BITS[int(pick * len(_KNOWN_FAULT_BITS))] if entry_type == ord("F") else int(pick * 128)
+                )
                 when = datetime.fromtimestamp(stamp, UTC)
                 out.append((stamp, EventEntry(entry_type, when, min(end, 0xFFFFFFFF), code, 0)))
             day -= DAY
