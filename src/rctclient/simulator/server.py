@@ -594,7 +594,8 @@ class Simulator:
         name = d.name or (f"0x{d.object_id:08X}" if d.object_id is not None else "")
         address = f" @0x{d.address:08X}" if d.address is not None else ""
         flags = f" [{', '.join(d.flags)}]" if d.flags else ""
-        log.info("%s %s %s %s%s %s %s%s", stamp, who, direction, d.command or d.kind, address, name, d.text, flags)
+        text = f" {d.text}" if d.text else ""
+        log.info("%s %s %s %s%s %s%s%s", stamp, who, direction, d.command or d.kind, address, name, text, flags)
 
 
 class SimulatorThread:
