@@ -1,8 +1,9 @@
 """Build capture files from known byte streams, for the tests of :mod:`rctclient.pcap`.
 
-Packets are built by hand (IPv4/IPv6, TCP and the link layers) so that the reader's use of dpkt is
-checked against independently made bytes; the files are written with dpkt's writers and, for the
-cases they do not cover, by hand.
+Packets are built by hand (IPv4/IPv6, TCP and the link layers); files are written with dpkt's
+writers (an implementation independent of the reader's, which uses only struct) and, for the cases
+they do not cover (big-endian pcapng sections, time stamp resolutions, simple and obsolete packet
+blocks, corrupt blocks, many connections), by hand.
 """
 
 from __future__ import annotations
@@ -191,3 +192,72 @@ def pcap_frames(frames: list[tuple[float, bytes]], linktype: int = ETHERNET) -> 
     for t, frame in frames:
         writer.writepkt(frame, t)
     return buf.getvalue()
+
+
+# -- pcapng by hand (the cases dpkt's writer does not cover: big-endian sections, time stamp
+# resolutions and offsets, simple and obsolete packet blocks, corrupt blocks) ---------------------
+
+
+def ng_block(block_type: int, body: bytes, *, little: bool = True) -> bytes:
+    """A pcapng block: type, length, the body padded to 4 bytes, length."""
+    body += b"\x00" * (-len(body) % 4)
+    order = "<" if little else ">"
+    length = 12 + len(body)
+    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
+
+
+def ng_options(options: list[tuple[int, bytes]], *, little: bool = True) -> bytes:
+    order = "<" if little else ">"
+    out = b"".join(struct.pack(order + "HH", code, len(v)) + v + b"\x00" * (-len(v) % 4) for code, v in options)
+    return out + struct.pack(order + "HH", 0, 0) if options else b""
+
+
+def ng_shb(*, little: bool = True, major: int = 1) -> bytes:
+    order = "<" if little else ">"
+    return ng_block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, major, 0, -1), little=little)
+
+
+def ng_idb(
+    linktype: int, *, snaplen: int = 0, tsresol: int | None = None, tsoffset: int = 0, little: bool = True
+) -> bytes:
+    order = "<" if little else ">"
+    options = []
+    if tsresol is not None:
+        options.append((9, bytes([tsresol])))
+    if tsoffset:
+        options.append((14, struct.pack(order + "q", tsoffset)))
+    body = struct.pack(order + "HHI", linktype, 0, snaplen) + ng_options(options, little=little)
+    return ng_block(1, body, little=little)
+
+
+def ng_epb(iface: int, ticks: int, data: bytes, *, little: bool = True, obsolete: bool = False) -> bytes:
+    """An enhanced packet block (or the obsolete packet block, type 2) with a time stamp of ``ticks`` units."""
+    order = "<" if little else ">"
+    high, low = ticks >> 32, ticks & 0xFFFFFFFF
+    if obsolete:
+        head = struct.pack(order + "HHIIII", iface, 0, high, low, len(data), len(data))
+        return ng_block(2, head + data, little=little)
+    return ng_block(6, struct.pack(order + "IIIII", iface, high, low, len(data), len(data)) + data, little=little)
+
+
+def ng_spb(data: bytes, *, original: int | None = None, little: bool = True) -> bytes:
+    order = "<" if little else ">"
+    return ng_block(3, struct.pack(order + "I", len(data) if original is None else original) + data, little=little)
+
+
+# -- many connections, quickly ----------------------------------------------------------------------
+
+
+def pcap_header(linktype: int = ETHERNET, snaplen: int = 65535) -> bytes:
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype)
+
+
+def pcap_record(t: float, ip: bytes) -> bytes:
+    """One record of an Ethernet pcap (little-endian, microseconds)."""
+    frame = link(ETHERNET, ip)
+    return struct.pack("<IIII", int(t), round(t % 1 * 1e6) % 1000000, len(frame), len(frame)) + frame
+
+
+def client_address(i: int) -> str:
+    """The i-th of many client addresses (10.128.0.0/9)."""
+    return f"10.{128 + (i >> 16) % 128}.{(i >> 8) & 255}.{i & 255}"

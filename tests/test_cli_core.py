@@ -25,7 +25,7 @@ def test_decode_table() -> None:
     code, out, err = run("decode", "002b0508959930bf3f590f868810", "2b0104959930bf0d65")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["offset", "kind", "command", "id", "name", "value", "flags"]
+    assert lines[0].split() == ["OFFSET", "KIND", "COMMAND", "ID", "NAME", "VALUE", "FLAGS"]
     assert "RESPONSE  0x959930BF  battery.soc  0.8478931188583374 (84.8 %)" in lines[1]
     assert lines[2].split()[:5] == ["14", "frame", "READ", "0x959930BF", "battery.soc"]
 
@@ -64,7 +64,7 @@ def test_registry_show() -> None:
     assert "name:          power_mng.soc_strategy" in out
     assert "      2  External" in out
     code, out, _ = run("registry", "show", "0x959930bf", "--json")
-    assert json.loads(out)[0]["name"] == "battery.soc"
+    assert json.loads(out)["name"] == "battery.soc"
 
 
 def test_registry_unknown_name_suggests() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rctclient.exceptions import RctClientException
-from rctclient.registry import REGISTRY, ObjectInfo, Registry, RegistryError, RegistryKeyError
+from rctclient.registry import REGISTRY, ObjectInfo, Registry, RegistryError, RegistryKeyError, natural_key
 from rctclient.types import DataType, ObjectGroup
 
 R = REGISTRY
@@ -152,6 +153,61 @@ def test_unknown_name_suggests_close_names() -> None:
     assert "battery.sco" in message
     assert "battery.soc" in message
     assert "did you mean" in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [
+        ("BATTERY.SOC", "battery.soc"),  # another case
+        ("soc", "battery.soc"),  # a part of the name
+        ("soc_tar", "battery.soc_target"),  # the start of a part
+        ("conv_struct[0].p_d", "dc_conv.dc_conv_struct[0].p_dc"),  # inside the name
+        ("minutes_sco", "logger.minutes_soc_log_ts"),  # spelt alike (the last part)
+        ("battery.sco", "battery.soc"),  # spelt alike (the whole name)
+    ],
+)
+def test_suggestions_for_names_typed_wrongly(typed: str, first: str) -> None:
+    # Before: difflib on the whole name only; "soc", "BATTERY.SOC" and "minutes_sco" got no suggestion.
+    found = R.suggest(typed)
+    assert found[0] == first and 1 <= len(found) <= 5
+    with pytest.raises(RegistryKeyError, match=rf"did you mean {re.escape(first)}"):
+        R.get_by_name(typed)
+
+
+def test_suggestions_among_given_names_and_limits() -> None:
+    series = [o.name for o in ALL if o.kind == "timeseries"]
+    assert set(R.suggest("soc", names=series)) <= set(series)
+    assert R.suggest("soc", limit=1) == ["battery.soc"]
+    assert R.suggest("") == [] and R.suggest("soc", limit=0) == []
+
+
+def test_search_by_relevance() -> None:
+    # Before: sorted by object ID, so "soc" listed net.soc_av and a dozen others before battery.soc.
+    ranked = [o.name for o in R.search("soc", by_relevance=True)]
+    assert ranked[0] == "battery.soc"
+    assert sorted(ranked) == sorted(o.name for o in R.search("soc"))
+    assert ranked.index("battery.soc_target") < ranked.index("net.soc_av")
+    # names first, then descriptions with the text as a word, then descriptions that merely contain it
+    small = Registry(
+        [
+            make(1, "c.y", description="associated"),
+            make(2, "a.x", description="the SOC value"),
+            make(3, "b.socket"),
+        ]
+    )
+    assert [o.name for o in small.search("soc", by_relevance=True)] == ["b.socket", "a.x", "c.y"]
+    assert [o.name for o in small.search("soc")] == ["c.y", "a.x", "b.socket"]
+
+
+def test_natural_key_orders_indices_as_numbers() -> None:
+    names = ["fault[10].flt", "fault[1].flt", "fault[0].flt", "fault[2].flt", "battery.soc"]
+    assert sorted(names, key=natural_key) == [
+        "battery.soc",
+        "fault[0].flt",
+        "fault[1].flt",
+        "fault[2].flt",
+        "fault[10].flt",
+    ]
 
 
 def test_unknown_name_without_close_names() -> None:

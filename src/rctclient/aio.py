@@ -15,36 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from datetime import tzinfo
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
 
-from .protocol import (
-    BatteryStatus,
-    Call,
-    ClientBase,
-    EventRecord,
-    LastValue,
-    OidRef,
-    Op,
-    ReadManyResult,
-    Request,
-    Sleep,
-    TimeArg,
-    WriteResult,
-)
-from .types import EventTable, Timeseries, TimeseriesPoint
+from ._clientbase import FEED_PIECE, RX_CAP, AsyncClientBase
+from .protocol import Call, Op, Request, Sleep
 
 __all__ = ["AsyncClient"]
 
 log = logging.getLogger("rctclient.aio")
 
+T = TypeVar("T")
+
 _MAX_WAIT = 0.5
 
 
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class _Stream(asyncio.Protocol):
-    """Feeds received bytes straight into the request core and wakes the waiting calls."""
+    """Hands received bytes to the client, which feeds them to the request core and wakes the waiting calls."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
@@ -55,8 +47,7 @@ class _Stream(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.client.protocol.receive_data(data, time.monotonic())
-        self.client._wake()
+        self.client._received(self, data)
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -65,8 +56,12 @@ class _Stream(asyncio.Protocol):
         self.client._lost(self)
 
 
-class AsyncClient(ClientBase):
-    """The asyncio twin of :class:`rctclient.client.Client`: same parameters, same methods (awaitable)."""
+class AsyncClient(AsyncClientBase):
+    """The asyncio twin of :class:`rctclient.client.Client`: same parameters, same methods (awaitable).
+
+    Concurrent calls share the connection; each call's deadline counts from the call, also while its
+    requests wait behind the others'.
+    """
 
     _log = log
 
@@ -74,6 +69,8 @@ class AsyncClient(ClientBase):
         self._stream: _Stream | None = None
         self._waiters: set[asyncio.Future[None]] = set()
         self._connect_lock: asyncio.Lock | None = None
+        self._pump: asyncio.Handle | None = None
+        self._paused: _Stream | None = None  # the stream whose reading is paused (RX_CAP reached)
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -105,6 +102,9 @@ class AsyncClient(ClientBase):
         """Close the connection; the client connects again if it is used after this."""
         stream = self._stream
         self._stream = None
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
         if stream is not None and stream.transport is not None:
             stream.transport.close()
             await asyncio.sleep(0)  # let the transport finish closing
@@ -121,8 +121,7 @@ class AsyncClient(ClientBase):
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, set()
         for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+            _resolve(fut)
 
     async def _try_connect(self, now: float, timeout: float, *, raise_error: bool = False) -> bool:
         loop = asyncio.get_running_loop()
@@ -136,18 +135,68 @@ class AsyncClient(ClientBase):
         self._connected(time.monotonic())
         return True
 
-    async def _reconnect(self) -> None:
-        async with self._lock():
-            if self._stream is not None:
-                return
+    async def _reconnect(self, reqs: list[Request]) -> None:
+        """Not connected: connect (or wait for the backoff, or fail what cannot wait), not past ``reqs``' deadline.
+
+        Another call may be connecting already: waiting for it ends at our own first deadline too.
+        """
+        deadline = min(req.deadline for req in reqs if not req.done)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())), self._lock():
+                if self._stream is not None:
+                    return
+                now = time.monotonic()
+                wait = self.reconnect.wait(now)
+                budget = self._plan_reconnect(now)
+                if budget is not None:
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    await self._try_connect(time.monotonic(), budget)
+        except TimeoutError:
             now = time.monotonic()
-            wait = self.reconnect.wait(now)
-            budget = self._plan_reconnect(now)
-            if budget is not None:
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                await self._try_connect(time.monotonic(), budget)
+            late = [req for req in reqs if not req.done and req.deadline <= now]
+            self.protocol.fail(late, self._unreachable(self.reconnect.wait(now)))
+        finally:
             self._wake()
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def _received(self, stream: _Stream, data: bytes) -> None:
+        """Bytes from the device: fed at once when they are one piece, else a piece per turn of the event loop.
+
+        Between the pieces, other callbacks and timers run (the calls whose deadline came), so a flood
+        or crafted input costs bounded time per turn and holds no call past its deadline.
+        """
+        if stream is not self._stream:
+            return
+        if not self._rx and len(data) <= FEED_PIECE:
+            self._feed(data)
+            return
+        self._rx += data
+        if len(self._rx) >= RX_CAP and self._paused is None and stream.transport is not None:
+            stream.transport.pause_reading()
+            self._paused = stream
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().call_soon(self._feed_piece)
+
+    def _feed(self, data: bytes) -> None:
+        core = self.protocol
+        stats = core.stats
+        events = stats.frames + stats.crc_errors
+        core.receive_data(data, time.monotonic())
+        if stats.frames + stats.crc_errors != events:  # only an answer can finish a request or open the window
+            self._wake()
+
+    def _feed_piece(self) -> None:
+        self._pump = None
+        if self._rx:
+            self._feed(self._take_piece())
+        if self._rx:
+            self._pump = asyncio.get_running_loop().call_soon(self._feed_piece)
+            return
+        paused, self._paused = self._paused, None
+        if paused is not None and paused is self._stream and paused.transport is not None:
+            paused.transport.resume_reading()
 
     # -- running operations -----------------------------------------------------------------------
 
@@ -161,7 +210,7 @@ class AsyncClient(ClientBase):
                 now = time.monotonic()
                 stream = self._stream
                 if stream is None or stream.transport is None:
-                    await self._reconnect()
+                    await self._reconnect(reqs)
                     continue
                 out = core.data_to_send(now)
                 if out:
@@ -170,19 +219,21 @@ class AsyncClient(ClientBase):
                     break
                 wake = core.next_wakeup(now)
                 wait = _MAX_WAIT if wake is None else min(_MAX_WAIT, max(0.0, wake - now))
+                # woken by an answer (_wake) or by the timer; a plain timer rather than wait_for, which
+                # needs more turns of the event loop (each may carry a piece of received data to decode)
                 fut: asyncio.Future[None] = loop.create_future()
                 self._waiters.add(fut)
+                timer = loop.call_later(wait, _resolve, fut)
                 try:
-                    await asyncio.wait_for(fut, wait)
-                except TimeoutError:
-                    pass
+                    await fut
                 finally:
+                    timer.cancel()
                     self._waiters.discard(fut)
         finally:
             core.cancel([req for req in reqs if not req.done])
         return reqs
 
-    async def _run(self, op: Op) -> Any:
+    async def _run(self, op: Op[T]) -> T:
         try:
             step = next(op)
             while True:
@@ -192,59 +243,5 @@ class AsyncClient(ClientBase):
                 else:
                     step = op.send(await self._execute(step))
         except StopIteration as stop:
-            return stop.value
-
-    # -- the API (see rctclient.client.Client for the details) ------------------------------------
-
-    async def read(self, oid: OidRef, *, timeout: float | None = None) -> Any:
-        """The current value of ``oid``, decoded with its data type (RctTimeout, RctConnectionError)."""
-        return await self._run(self._ops.read(oid, timeout))
-
-    async def read_raw(self, oid: OidRef, *, timeout: float | None = None) -> bytes:
-        """The payload of the answer (validated against the data type, not decoded)."""
-        result: bytes = await self._run(self._ops.read_raw(oid, timeout))
-        return result
-
-    async def read_many(self, oids: Iterable[OidRef], *, timeout: float | None = None) -> ReadManyResult:
-        """Read several OIDs at once (pipelined); failures are in ``.errors``."""
-        result: ReadManyResult = await self._run(self._ops.read_many(oids, timeout))
-        return result
-
-    async def write(
-        self,
-        oid: OidRef,
-        value: Any,
-        *,
-        force: bool = False,
-        dry_run: bool = False,
-        verify: bool = True,
-    ) -> WriteResult:
-        """Write and read back; see :meth:`rctclient.client.Client.write`."""
-        result: WriteResult = await self._run(self._ops.write(oid, value, force=force, dry_run=dry_run, verify=verify))
-        return result
-
-    async def history(
-        self, oid: OidRef, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None
-    ) -> list[TimeseriesPoint]:
-        """The logged points between ``start`` and ``end`` (inclusive), oldest first."""
-        result: list[TimeseriesPoint] = await self._run(self._ops.history(oid, start, end, tz=tz))
-        return result
-
-    async def query(self, oid: OidRef, at: TimeArg, *, tz: tzinfo | None = None) -> Timeseries | EventTable:
-        """One page of a time series or of the event table (see :meth:`rctclient.client.Client.query`)."""
-        result: Timeseries | EventTable = await self._run(self._ops.query(oid, at, tz=tz))
-        return result
-
-    async def events(self, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None) -> list[EventRecord]:
-        """The event table entries between ``start`` and ``end`` (inclusive), oldest first."""
-        result: list[EventRecord] = await self._run(self._ops.events(start, end, tz=tz))
-        return result
-
-    async def battery_status(self) -> BatteryStatus:
-        """``battery.bat_status``; show it before a write when it is not ``normal``."""
-        result: BatteryStatus = await self._run(self._ops.battery_status())
-        return result
-
-    def last_value(self, oid: OidRef) -> LastValue | None:
-        """The last good value seen for ``oid`` (ours and other clients'), with its age; no I/O."""
-        return self._ops.last_value(oid, time.monotonic())
+            result: T = stop.value
+            return result

@@ -9,8 +9,9 @@
         values = rct.read_many(["battery.soc", "g_sync.p_ac_load_sum_lp"]).values
         rct.write("power_mng.soc_min", 0.1)                # allow-listed, verified by read-back
 
-It is thread-safe (one request batch at a time) and shares its request core and operations with
-:class:`rctclient.aio.AsyncClient` (see :mod:`rctclient.protocol`).
+It is thread-safe (one call at a time) and shares its request API (:mod:`rctclient._clientbase`) and its
+request core (:mod:`rctclient.protocol`) with :class:`rctclient.aio.AsyncClient`; this module is only
+the transport: a socket, ``select`` and the loop that runs an operation's requests.
 """
 
 from __future__ import annotations
@@ -21,45 +22,36 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterable
-from datetime import tzinfo
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
 
-from .protocol import (
-    BatteryStatus,
-    Call,
-    ClientBase,
-    EventRecord,
-    LastValue,
-    OidRef,
-    Op,
-    ReadManyResult,
-    Request,
-    Sleep,
-    TimeArg,
-    WriteResult,
-    _deadline_of,
-)
-from .types import EventTable, Timeseries, TimeseriesPoint
+from ._clientbase import FEED_PIECE, RX_CAP, SyncClientBase
+from .exceptions import RctTimeout
+from .protocol import Call, LastValue, OidRef, Op, Request, Sleep
 
 __all__ = ["Client"]
 
 log = logging.getLogger("rctclient.client")
 
+T = TypeVar("T")
+
 _RECV_SIZE = 65536
 _MAX_WAIT = 0.5
 
 
-class Client(ClientBase):
+class Client(SyncClientBase):
     """A blocking client for one device (or one device of a plant, with ``address``).
 
-    The parameters are those of :class:`~rctclient.protocol.ClientBase`.
+    The parameters and the request methods (``read``, ``read_many``, ``write``, ``history``, ``query``,
+    ``events``, ``battery_status``, ``last_value``) are those of :class:`~rctclient._clientbase.ClientBase`.
 
     Connecting happens on ``with`` (or :meth:`connect`) and again, with exponential backoff, whenever
     a request needs the connection after it was lost. While the backoff runs and a request's
     deadline would pass before the next attempt, the request fails at once with
     :class:`~rctclient.exceptions.RctConnectionError`: a device that is off costs nothing.
+
+    It is thread-safe: one call at a time uses the connection; a call from another thread waits for
+    its turn, and its deadline runs meanwhile.
     """
 
     _log = log
@@ -67,7 +59,6 @@ class Client(ClientBase):
     def _init_transport(self) -> None:
         self._sock: socket.socket | None = None
         self._lock = threading.RLock()
-        self._closed = False
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -87,14 +78,12 @@ class Client(ClientBase):
     def connect(self) -> None:
         """Connect now (one attempt). Raises RctConnectionError if the device cannot be reached."""
         with self._lock:
-            self._closed = False
             if self._sock is None:
                 self._try_connect(time.monotonic(), self.connect_timeout, raise_error=True)
 
     def close(self) -> None:
         """Close the connection; the client connects again if it is used after this."""
         with self._lock:
-            self._closed = True
             self._drop(closed=True)
 
     def _drop(self, *, closed: bool = False) -> None:
@@ -126,12 +115,12 @@ class Client(ClientBase):
             time.sleep(wait)
         self._try_connect(time.monotonic(), budget)
 
-    # -- running operations -----------------------------------------------------------------------
+    # -- receiving -------------------------------------------------------------------------------
 
-    def _drain(self) -> None:
-        """Take in what arrived while idle (other clients' answers, late answers) before new requests."""
+    def _receive_idle(self) -> None:
+        """Take in what arrived while no call ran (other clients' answers, late answers), up to RX_CAP bytes."""
         sock = self._sock
-        while sock is not None:
+        while sock is not None and len(self._rx) < RX_CAP:
             try:
                 data = sock.recv(_RECV_SIZE)
             except (BlockingIOError, InterruptedError):
@@ -142,143 +131,121 @@ class Client(ClientBase):
             if not data:
                 self._drop()
                 return
-            self.protocol.receive_data(data, time.monotonic())
+            self._rx += data
 
-    def _execute(self, calls: list[Call]) -> list[Request]:
+    def _feed(self, until: float) -> None:
+        """Feed the received bytes to the request core piece by piece, until used up or the clock reaches ``until``."""
         core = self.protocol
-        self._drain()
-        now = time.monotonic()
-        reqs = [core.submit(call, now) for call in calls]
+        while self._rx:
+            now = time.monotonic()
+            if now >= until:
+                return
+            core.receive_data(self._take_piece(), now)
+
+    def _send(self, sock: socket.socket, data: bytes, pending: list[Request]) -> bool:
+        """Send ``data``; False if the connection is gone."""
         try:
-            while not all(req.done for req in reqs):
+            sock.sendall(data)
+        except (BlockingIOError, InterruptedError):
+            # the send buffer is full (a device that does not read): wait, but not past the first deadline
+            sock.settimeout(max(0.01, min(req.deadline for req in pending) - time.monotonic()))
+            try:
+                sock.sendall(data)
+            except OSError:
+                self._drop()
+                return False
+            finally:
+                sock.setblocking(False)
+        except OSError:
+            self._drop()
+            return False
+        return True
+
+    # -- running operations -----------------------------------------------------------------------
+
+    def _execute(self, calls: list[Call], submitted: float) -> list[Request]:
+        core = self.protocol
+        reqs = [core.submit(call, submitted) for call in calls]
+        try:
+            self._receive_idle()
+            while True:
+                pending = [req for req in reqs if not req.done]
+                if not pending:
+                    break
+                if self._rx:
+                    # What was received goes in first (before our requests go out, an answer in it is
+                    # someone else's), piece by piece and not past the first deadline.
+                    self._feed(min(req.deadline for req in pending))
+                    core.poll(time.monotonic())
+                    continue
                 now = time.monotonic()
                 sock = self._sock
                 if sock is None:
                     self._reconnect(now)
                     continue
                 out = core.data_to_send(now)
-                if out:
-                    try:
-                        sock.sendall(out)
-                    except (BlockingIOError, InterruptedError):
-                        # the send buffer is full (a device that does not read): wait, but not past the deadline
-                        sock.settimeout(max(0.01, min(_deadline_of(r) for r in reqs) - now))
-                        try:
-                            sock.sendall(out)
-                        except OSError:
-                            self._drop()
-                            continue
-                        finally:
-                            sock.setblocking(False)
-                    except OSError:
-                        self._drop()
-                        continue
+                if out and not self._send(sock, out, pending):
+                    continue
                 if all(req.done for req in reqs):
                     break
                 wake = core.next_wakeup(now)
                 wait = _MAX_WAIT if wake is None else min(_MAX_WAIT, max(0.0, wake - now))
                 readable, _, _ = select.select([sock], [], [], wait)
-                if readable:
-                    try:
-                        data = sock.recv(_RECV_SIZE)
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        self._drop()
-                        continue
-                    if not data:
-                        self._drop()
-                        continue
+                if not readable:
+                    continue
+                try:
+                    data = sock.recv(_RECV_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    self._drop()
+                    continue
+                if not data:
+                    self._drop()
+                elif len(data) <= FEED_PIECE:
                     core.receive_data(data, time.monotonic())
+                else:
+                    self._rx += data
         finally:
             core.cancel([req for req in reqs if not req.done])
         return reqs
 
-    def _run(self, op: Op) -> Any:
-        with self._lock:
-            try:
-                step = next(op)
-                while True:
-                    if isinstance(step, Sleep):
-                        time.sleep(step.seconds)
-                        step = op.send(None)
-                    else:
-                        step = op.send(self._execute(step))
-            except StopIteration as stop:
-                return stop.value
-
-    # -- the API ----------------------------------------------------------------------------------
-
-    def read(self, oid: OidRef, *, timeout: float | None = None) -> Any:
-        """The current value of ``oid``, decoded with its data type.
-
-        :raises RctTimeout: no valid answer within the deadline.
-        :raises RctConnectionError: the device cannot be reached.
-        :raises RegistryKeyError: unknown OID (with suggestions).
-        """
-        return self._run(self._ops.read(oid, timeout))
-
-    def read_raw(self, oid: OidRef, *, timeout: float | None = None) -> bytes:
-        """The payload of the answer (validated against the data type, not decoded)."""
-        result: bytes = self._run(self._ops.read_raw(oid, timeout))
-        return result
-
-    def read_many(self, oids: Iterable[OidRef], *, timeout: float | None = None) -> ReadManyResult:
-        """Read several OIDs at once (pipelined). Never raises for a single OID's failure: see ``.errors``."""
-        result: ReadManyResult = self._run(self._ops.read_many(oids, timeout))
-        return result
-
-    def write(
-        self,
-        oid: OidRef,
-        value: Any,
-        *,
-        force: bool = False,
-        dry_run: bool = False,
-        verify: bool = True,
-    ) -> WriteResult:
-        """Write ``value`` to ``oid`` and read it back.
-
-        Only OIDs on the allow-list (:func:`rctclient.protocol.writable`) and values within their
-        bounds are accepted unless ``force``. ``dry_run`` does no I/O and returns the frame.
-
-        :raises UnsafeWrite, WriteOutOfBounds: the caller's mistake; nothing was sent.
-        :raises WriteRefused: the device holds another value after the write.
-        :raises WriteNotVerified: the value could not be read back.
-        """
-        result: WriteResult = self._run(self._ops.write(oid, value, force=force, dry_run=dry_run, verify=verify))
-        return result
-
-    def history(self, oid: OidRef, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None) -> list[TimeseriesPoint]:
-        """The logged points of time series ``oid`` between ``start`` and ``end`` (inclusive), oldest first.
-
-        Times are aware datetimes, dates (midnight in ``tz``, UTC if None) or UNIX times; a naive
-        datetime needs ``tz`` (the device's time zone).
-        """
-        result: list[TimeseriesPoint] = self._run(self._ops.history(oid, start, end, tz=tz))
-        return result
-
-    def query(self, oid: OidRef, at: TimeArg, *, tz: tzinfo | None = None) -> Timeseries | EventTable:
-        """One page of a time series or of the event table: the device's answer to the timestamp ``at``.
-
-        This is what the device does for one request (data logged before ``at``, as much as it
-        sends at once); :meth:`history` and :meth:`events` page through a whole range.
-        """
-        result: Timeseries | EventTable = self._run(self._ops.query(oid, at, tz=tz))
-        return result
-
-    def events(self, start: TimeArg, end: TimeArg, *, tz: tzinfo | None = None) -> list[EventRecord]:
-        """The event table entries between ``start`` and ``end`` (inclusive), oldest first."""
-        result: list[EventRecord] = self._run(self._ops.events(start, end, tz=tz))
-        return result
-
-    def battery_status(self) -> BatteryStatus:
-        """``battery.bat_status``; show it before a write when it is not ``normal``."""
-        result: BatteryStatus = self._run(self._ops.battery_status())
-        return result
+    def _run(self, op: Op[T]) -> T:
+        started = time.monotonic()
+        try:
+            step = next(op)
+        except StopIteration as stop:  # needed no request (a dry run)
+            done: T = stop.value
+            return done
+        # One call at a time uses the connection; the first requests' deadlines count from the call, so
+        # a call waits for another thread's no longer than that.
+        if not self._lock.acquire(blocking=False):
+            default = self.protocol.timeout
+            limit = -1.0 if isinstance(step, Sleep) else max(default if c.timeout is None else c.timeout for c in step)
+            if not self._lock.acquire(timeout=limit):
+                op.close()
+                raise RctTimeout(
+                    f"no request sent within {limit:g} s: another thread's call held the connection all that time"
+                )
+        try:
+            submitted = started
+            while True:
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                    step = op.send(None)
+                else:
+                    reqs = self._execute(step, submitted)
+                    step = op.send(reqs)
+                submitted = time.monotonic()
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            self._lock.release()
 
     def last_value(self, oid: OidRef) -> LastValue | None:
         """The last good value seen for ``oid`` (our answers and other clients'), with its age; no I/O."""
         with self._lock:
-            self._drain()
-            return self._ops.last_value(oid, time.monotonic())
+            self._receive_idle()
+            self._feed(time.monotonic() + self.protocol.timeout)
+            return super().last_value(oid)

@@ -30,6 +30,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "RegistryKeyError",
+    "natural_key",
 ]
 
 _ENUM = DataType.ENUM
@@ -288,12 +289,33 @@ class Registry:
     def _unknown_name_message(self, name: object) -> str:
         message = f"unknown OID name {name!r}"
         if isinstance(name, str):
-            import difflib  # noqa: PLC0415 - only needed on this error path; keeps the import fast
-
-            close = difflib.get_close_matches(name, self._by_name, n=5, cutoff=0.6)
+            close = self.suggest(name)
             if close:
                 message += "; did you mean " + ", ".join(close) + "?"
         return message
+
+    def suggest(self, text: str, limit: int = 5, names: Iterable[str] | None = None) -> list[str]:
+        """Names close to ``text`` (a name typed wrongly), best first, at most ``limit``.
+
+        Ignoring case, in this order: the name itself (``BATTERY.SOC``; then only it), names with a part equal to
+        it (``soc``: ``battery.soc``), names or parts that start with it, names that contain it, then
+        names spelt alike (``battery.sco``, ``minutes_sco``: by edit distance, on the whole name and on
+        its last part). ``names`` limits the candidates (all names by default). Shorter names come
+        first within a rank. Only used on error paths: it looks at every candidate.
+        """
+        needle = text.strip().casefold()
+        if not needle or limit <= 0:
+            return []
+        candidates = self._names() if names is None else names
+        scored = []
+        for name in candidates:
+            rank = _closeness(needle, name)
+            if rank is not None:
+                scored.append((rank, natural_key(name), name))
+        scored.sort()
+        if scored and scored[0][0][0] == 0:  # the name in another case: that is what was meant
+            scored = [entry for entry in scored if entry[0][0] == 0]
+        return [name for _, _, name in scored[:limit]]
 
     def type_by_id(self, id: int) -> DataType:
         """The request data type of the OID with object ID ``id`` (what is written to it)."""
@@ -355,14 +377,22 @@ class Registry:
             length = self._name_max_length = max(map(len, self._by_name), default=0)
         return length
 
-    def search(self, text: str) -> list[ObjectInfo]:
-        """The OIDs whose name or description contains ``text``, ignoring case; sorted by object ID."""
+    def search(self, text: str, *, by_relevance: bool = False) -> list[ObjectInfo]:
+        """The OIDs whose name or description contains ``text``, ignoring case; sorted by object ID.
+
+        With ``by_relevance``, the best matches come first: the name itself, a name with a part equal
+        to ``text``, names or parts starting with it, names containing it, then descriptions with it
+        as a word, then descriptions containing it; names in natural order within a rank.
+        """
         needle = text.casefold()
-        return [
+        found = [
             obj
             for obj in self._all()
             if needle in obj.name.casefold() or (obj.description is not None and needle in obj.description.casefold())
         ]
+        if by_relevance:
+            found.sort(key=lambda obj: (_relevance(needle, obj), natural_key(obj.name)))
+        return found
 
     def glob(self, pattern: str) -> list[ObjectInfo]:
         """The OIDs whose name matches the shell-style ``pattern``; sorted by object ID.
@@ -424,6 +454,63 @@ def _raise_duplicates(items: list[ObjectInfo]) -> None:
             raise RegistryError(f"duplicate name {obj.name!r}")
         seen_ids[obj.object_id] = obj.name
         seen_names.add(obj.name)
+
+
+_DIGITS = re.compile(r"(\d+)")
+_PARTS = re.compile(r"[.\[\]]+")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that puts numbers in names in numeric order: ``fault[2]`` before ``fault[10]``."""
+    return tuple((1, int(part)) if part.isdigit() else (0, part) for part in _DIGITS.split(name) if part)
+
+
+def _parts(name: str) -> list[str]:
+    """The dotted parts of a (casefolded) name, indices left out: ``dc_conv.dc_conv_struct[0].p_dc`` -> 3 parts."""
+    return [part for part in _PARTS.split(name) if part and not part.isdigit()]
+
+
+def _name_rank(needle: str, folded: str) -> int | None:
+    """0: ``folded`` (a casefolded name) is ``needle``; 1: a part of it is; 2: it or a part starts with it;
+    3: it contains it; None: none of these."""
+    if folded == needle:
+        return 0
+    parts = _parts(folded)
+    if needle in parts:
+        return 1
+    if folded.startswith(needle) or any(part.startswith(needle) for part in parts):
+        return 2
+    return 3 if needle in folded else None
+
+
+def _closeness(needle: str, name: str) -> tuple[int, float] | None:
+    """How close ``name`` is to the casefolded ``needle`` (lower is closer), or None if not close at all."""
+    folded = name.casefold()
+    rank = _name_rank(needle, folded)
+    if rank is not None:
+        return (rank, 0.0)
+    import difflib  # noqa: PLC0415 - only needed on error paths; keeps the import fast
+
+    parts = _parts(folded)
+    best = 0.0
+    for candidate in (folded, parts[-1]) if parts else (folded,):
+        matcher = difflib.SequenceMatcher(None, needle, candidate)
+        if matcher.real_quick_ratio() >= _CUTOFF and matcher.quick_ratio() >= _CUTOFF:
+            best = max(best, matcher.ratio())
+    return (4, -best) if best >= _CUTOFF else None
+
+
+#: How alike (difflib's ratio) a name must be spelt to be suggested.
+_CUTOFF = 0.6
+
+
+def _relevance(needle: str, obj: ObjectInfo) -> int:
+    """The rank of a search hit (lower is better); see :meth:`Registry.search`."""
+    rank = _name_rank(needle, obj.name.casefold())
+    if rank is not None:
+        return rank
+    description = (obj.description or "").casefold()
+    return 4 if re.search(rf"\b{re.escape(needle)}\b", description) else 5
 
 
 def _compile_glob(pattern: str) -> re.Pattern[str]:

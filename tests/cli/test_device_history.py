@@ -96,16 +96,17 @@ def test_events(sim: SimulatorThread) -> None:
     assert rows and all({"time", "type", "faults"} <= set(row) for row in rows)
     stamps = [datetime.fromisoformat(row["time"]) for row in rows]
     assert stamps == sorted(stamps)
-    assert any(row["type"] == "F" and row["faults"] for row in rows)
+    assert any(row["type"] == "F" and row["type_name"] == "fault" and row["faults"] for row in rows)
+    assert all({"element2", "element3", "element4", "ended"} <= set(row) for row in rows)
     table = run("events", *at(sim), "--from", "30d")
-    assert table.code == 0 and table.out.splitlines()[0].split() == [
-        "time",
-        "type",
-        "element2",
-        "element3",
-        "element4",
-        "faults",
-    ]
+    lines = table.out.splitlines()
+    assert table.code == 0 and lines[0].split() == ["TIME", "TYPE", "ENDED", "LASTED", "ELEMENTS", "FAULTS"]
+    # Before: the types were bare letters and an element holding the end of the event a raw number
+    assert any(" F fault " in line for line in lines) and all(
+        re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [FWS] (fault|warning|status) ", line) for line in lines[1:]
+    )
+    ended = [row for row in rows if row["ended"]]
+    assert ended and all(datetime.fromisoformat(row["ended"]) >= datetime.fromisoformat(row["time"]) for row in ended)
     r = run("events", *at(sim), "--from", "2000-01-01", "--to", "2000-01-02")
     assert r.code == 0 and r.out == "" and "no events" in r.err
 

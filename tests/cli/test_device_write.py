@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from rctclient.cli._common import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_NOT_FOUND, EXIT_NOT_VERIFIED
-from rctclient.exceptions import WriteNotVerified
+from rctclient.cli._parse import parse_value
+from rctclient.exceptions import WriteNotVerified, WriteOutOfBounds
 from rctclient.frame import make_frame
+from rctclient.registry import REGISTRY
 from rctclient.simulator import SimulatorThread
 from rctclient.types import Command, DataType
 from rctclient.utils import encode_value
@@ -84,3 +86,35 @@ def test_not_verified_has_its_own_exit_code(fresh_sim: SimulatorThread, monkeypa
     monkeypatch.setattr(Client, "write", unverified)
     r = run("write-value", *at(fresh_sim), SOC_MIN, "0.2", "-y")
     assert r.code == EXIT_NOT_VERIFIED and "could not be read back" in r.err
+
+
+def test_parse_value() -> None:
+    def parse(name: str, text: str) -> object:
+        return parse_value(REGISTRY.resolve(name), text)
+
+    assert parse("power_mng.use_grid_power_enable", "on") is True
+    assert parse("power_mng.soc_min", "15%") == pytest.approx(0.15)
+    assert parse("power_mng.soc_strategy", "external") == 2
+    assert parse("power_mng.soc_strategy", "0x3") == 3
+    with pytest.raises(WriteOutOfBounds):
+        parse("power_mng.soc_min", "lots")
+    # a percentage only for fractions: 50% of a power in W is a mistake, not 0.5 W
+    assert parse("power_mng.battery_power_extern", "-1500") == -1500.0
+    with pytest.raises(WriteOutOfBounds, match="percentage"):
+        parse("power_mng.battery_power_extern", "50%")
+
+
+def test_parse_value_is_no_longer_in_the_library() -> None:
+    import rctclient.protocol
+
+    with pytest.raises(AttributeError, match=r"moved to the command line tool"):
+        rctclient.protocol.parse_value  # noqa: B018
+
+
+def test_a_label_typed_wrongly_lists_the_labels(fresh_sim: SimulatorThread) -> None:
+    # Before: "invalid literal for int() with base 0: 'Bogus'"
+    r = run("write-value", *at(fresh_sim), "power_mng.soc_strategy", "Bogus", "-y")
+    assert r.code == EXIT_BAD_INPUT and r.err.count("\n") == 1
+    assert "int()" not in r.err and "'External' (2)" in r.err and "'Internal' (4)" in r.err
+    r = run("write-value", *at(fresh_sim), "power_mng.soc_min", "lots", "-y")
+    assert r.code == EXIT_BAD_INPUT and r.err.strip().endswith("not a number") and "float" not in r.err

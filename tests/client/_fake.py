@@ -27,6 +27,11 @@ from rctclient.utils import decode_value, encode_value
 
 T = TypeVar("T")
 
+#: How long a call may take beyond its deadline in these tests. The library's own slack is a turn of
+#: its loop and one bounded piece of decoding (milliseconds); the rest is for a loaded machine. The
+#: bound still catches what it is for: calls that took a multiple of their deadline.
+DEADLINE_SLACK = 0.5
+
 MINUTE_STEP = 300
 EVENT_STEP = 7200
 #: Start of the logs of the fake device.
@@ -63,6 +68,29 @@ def event_at(stamp: int) -> EventEntry:
     index = (stamp - LOG_START) // EVENT_STEP
     kind = "FWS"[index % 3]
     return EventEntry(ord(kind), datetime.fromtimestamp(stamp, UTC), stamp + 60, index % 128, 0)
+
+
+class Timed:
+    """Measures a call against its deadline: ``with Timed(timeout) as t: ...``, then ``t.check()``."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.started = 0.0
+        self.took = 0.0
+
+    def __enter__(self) -> Timed:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.took = time.monotonic() - self.started
+
+    @property
+    def in_time(self) -> bool:
+        return self.took <= self.timeout + DEADLINE_SLACK
+
+    def check(self, what: str = "the call") -> None:
+        assert self.in_time, f"{what} took {self.took:.2f} s for a deadline of {self.timeout:g} s"
 
 
 class FakeDevice:
@@ -178,10 +206,14 @@ class FakeDevice:
 class FakeServer:
     """The fake device on 127.0.0.1 in a thread. Shared bus: every answer goes to every connection."""
 
-    def __init__(self, device: FakeDevice, *, shared_bus: bool = True, latency: float = 0.0) -> None:
+    def __init__(
+        self, device: FakeDevice, *, shared_bus: bool = True, latency: float = 0.0, answer_time: float = 0.0
+    ) -> None:
         self.device = device
         self.shared_bus = shared_bus
         self.latency = latency
+        #: Seconds the device takes per request, one request at a time (a device busy answering).
+        self.answer_time = answer_time
         self.silent = False
         self.port = 0
         self._listener: socket.socket | None = None
@@ -219,6 +251,12 @@ class FakeServer:
         time.sleep(downtime)
         self.start()
 
+    def _send(self, sock: socket.socket, answers: list[bytes]) -> None:
+        targets = list(self._conns) if self.shared_bus else [sock]
+        for target in targets:
+            with contextlib.suppress(OSError):
+                target.sendall(b"".join(answers))
+
     def _serve(self) -> None:
         assert self._listener is not None
         sel = selectors.DefaultSelector()
@@ -249,13 +287,14 @@ class FakeServer:
                     for event in decoder.events():
                         if isinstance(event, Frame) and not self.silent:
                             answers += self.device.handle(event)
+                            if self.answer_time:  # one request at a time: each answer goes out when done
+                                time.sleep(self.answer_time)
+                                self._send(sock, answers)
+                                answers = []
                     if answers:
                         if self.latency:
                             time.sleep(self.latency)
-                        targets = list(self._conns) if self.shared_bus else [sock]
-                        for target in targets:
-                            with contextlib.suppress(OSError):
-                                target.sendall(b"".join(answers))
+                        self._send(sock, answers)
         finally:
             for conn in list(self._conns):
                 conn.close()
@@ -263,6 +302,58 @@ class FakeServer:
             sel.close()
             self._listener.close()
             self._listener = None
+
+
+#: A LONG_RESPONSE header that promises 0xFFFF bytes, then escaped '+' (crafted to cost a decoder much).
+FLOOD_UNIT = b"\x2b\x06\xff\xff" + b"-+" * 60
+
+
+class FloodServer:
+    """A device that answers the first request of a connection with ``size`` bytes of crafted flood."""
+
+    def __init__(self, size: int = 256 * 1024) -> None:
+        self.flood = FLOOD_UNIT * (size // len(FLOOD_UNIT))
+        self.port = 0
+        self.sent = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> FloodServer:
+        self.port = self._listener.getsockname()[1]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        self._listener.close()
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(5)
+                    conn.recv(64)  # the request
+                    conn.settimeout(0.05)  # a client that stops reading does not hold up the teardown
+                    for i in range(0, len(self.flood), 4096):
+                        if self._stop.is_set():
+                            break
+                        with contextlib.suppress(TimeoutError):
+                            conn.sendall(self.flood[i : i + 4096])
+                            self.sent += 4096
+                    while not self._stop.is_set():  # hold the connection open, reading what comes
+                        with contextlib.suppress(TimeoutError):
+                            if not conn.recv(65536):
+                                break
+                except OSError:
+                    continue
 
 
 class SyncDriver:

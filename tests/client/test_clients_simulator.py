@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _fake import AsyncDriver, SyncDriver
+from _fake import AsyncDriver, SyncDriver, Timed
 
 from rctclient.exceptions import RctConnectionError, RctTimeout
 from rctclient.registry import REGISTRY
@@ -57,14 +56,14 @@ def test_every_read_is_true_or_a_clear_error_within_its_deadline(
     names = FLOATS[:30] if profile == "realistic" else FLOATS[:12]
     with make(driver_cls, sim.port) as d:
         for name in names[:6]:
-            started = time.monotonic()
-            try:
-                value = d.call("read", name)
-            except (RctTimeout, RctConnectionError):
-                pass
-            else:
-                assert value == true_value(sim, name), name
-            assert time.monotonic() - started <= TIMEOUT + 0.5, name
+            with Timed(TIMEOUT) as timed:
+                try:
+                    value = d.call("read", name)
+                except (RctTimeout, RctConnectionError):
+                    pass
+                else:
+                    assert value == true_value(sim, name), name
+            timed.check(name)
         result = d.call("read_many", names)
         for name, value in result.values.items():
             assert value == true_value(sim, name), name
@@ -140,10 +139,9 @@ def test_survives_restart_and_silence(driver_cls: DriverCls) -> None:
         assert d.call("read", "battery.soc") == true_value(sim, "battery.soc")
         sim.set_faults("ideal")  # no random silences of its own: the test decides
         sim.set_silent(True)
-        started = time.monotonic()
-        with pytest.raises(RctTimeout):
+        with Timed(1.0) as timed, pytest.raises(RctTimeout):
             d.call("read", "battery.soc")
-        assert time.monotonic() - started <= 1.5
+        timed.check()
         sim.set_silent(False)
         assert d.call("read", "battery.soc") == true_value(sim, "battery.soc")
         assert d.client.stats.connects >= 2
@@ -155,9 +153,11 @@ def test_read_many_from_a_silent_device_ends_within_one_deadline(driver_cls: Dri
     with simulator, make(driver_cls, simulator.port, timeout=0.5, retries=3) as d:
         assert d.call("read", FLOATS[0]) == true_value(simulator, FLOATS[0])
         simulator.set_silent()
-        started = time.monotonic()
-        result = d.call("read_many", FLOATS)
-        assert time.monotonic() - started < 1.0
+        with Timed(0.5) as timed:
+            result = d.call("read_many", FLOATS)
+        timed.check()  # one deadline for all (before: one per value, ~20 s)
         assert not result.values and all(isinstance(e, RctTimeout) for e in result.errors.values())
+        # the device was found silent, or the rest ran out of time queued: nothing was asked twice as often
+        assert d.client.stats.frames_sent <= 2 * len(FLOATS)
         simulator.set_silent(False)
         assert d.call("read", FLOATS[1]) == true_value(simulator, FLOATS[1])

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rctclient.frame import Event, Frame, FrameDecoder, NeedData, make_frame
 from rctclient.registry import REGISTRY
 from rctclient.types import Command
 from rctclient.utils import encode_value
+
+if TYPE_CHECKING:
+    from rctclient.simulator import SimulatorThread
 
 
 class Client:
@@ -19,6 +23,14 @@ class Client:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.decoder = FrameDecoder()
         self.timeout = timeout
+        self.received = 0
+
+    @classmethod
+    def wrap(cls, sock: socket.socket, timeout: float = 5.0) -> Client:
+        """A client on a connected socket."""
+        client = cls.__new__(cls)
+        client.sock, client.decoder, client.timeout, client.received = sock, FrameDecoder(), timeout, 0
+        return client
 
     def close(self) -> None:
         self.sock.close()
@@ -63,7 +75,25 @@ class Client:
                     if not frames_only or isinstance(ev, Frame):
                         out.append(ev)
                 return out
+            self.received += len(data)
             self.decoder.feed(data)
+
+    def drain(self, sim: SimulatorThread, requests: int, timeout: float = 30.0) -> list[Event]:
+        """Every event of what the simulator sent once it has handled ``requests`` requests (counted, not timed).
+
+        Only for answers without latency: they are all written in the loop callback that handles
+        their requests, so that the simulator's ``bytes_out`` is final after one more loop round.
+        """
+        assert wait_until(lambda: sim.counters.requests >= requests, timeout), "requests not handled"
+        sim.call(lambda: None)  # the callback that handled the last one has finished
+        out: list[Event] = []
+        deadline = time.monotonic() + timeout
+        while self.received < sim.counters.bytes_out:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"received {self.received} of {sim.counters.bytes_out} bytes"
+            out.extend(self.events(10**6, timeout=remaining, frames_only=False, quiet=0.05))
+        out.extend(self.events(10**6, timeout=0, frames_only=False))
+        return out
 
     def frames(self, count: int = 1, timeout: float | None = None) -> list[Frame]:
         return [e for e in self.events(count, timeout) if isinstance(e, Frame)]
@@ -72,9 +102,12 @@ class Client:
         info = REGISTRY.get_by_name(name)
         payload = b"" if value is None else encode_value(info.request_data_type, value)
         self.send(make_frame(command, info.object_id, payload, address))
-        frames = self.frames(1)
-        assert frames, f"no answer to {command.name} {name}"
-        return frames[0]
+        deadline = time.monotonic() + self.timeout
+        while True:  # the answer, not what others on the bus asked or got (the portal's traffic)
+            frames = self.frames(1, timeout=max(0.0, deadline - time.monotonic()))
+            assert frames, f"no answer to {command.name} {name}"
+            if frames[0].id == info.object_id and Command.is_response(frames[0].command):
+                return frames[0]
 
     def read(self, name: str) -> Frame:
         return self.request(Command.READ, name)
@@ -85,3 +118,13 @@ class Client:
 
 def read_frame(name: str, command: Command = Command.READ, address: int = 0) -> bytes:
     return make_frame(command, REGISTRY.get_by_name(name).object_id, b"", address)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, step: float = 0.02) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` passed (False): a bound, not a measurement."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,12 @@ from rctclient.simulator import Clock, SimulatorThread
 NOON = 1718013600
 
 
+def quiet(**kwargs: Any) -> SimulatorThread:
+    """A simulator for a test about something else than the bus: port 0, no portal traffic, frozen at NOON."""
+    kwargs.setdefault("clock", Clock(NOON, frozen=True))
+    return SimulatorThread(port=0, portal=False, **kwargs)
+
+
 @pytest.fixture
 def frozen() -> Clock:
     return Clock(NOON, frozen=True)
@@ -17,5 +24,5 @@ def frozen() -> Clock:
 
 @pytest.fixture
 def sim(frozen: Clock) -> Iterator[SimulatorThread]:
-    with SimulatorThread(port=0, seed=1, clock=frozen) as s:
+    with SimulatorThread(port=0, portal=False, seed=1, clock=frozen) as s:
         yield s

@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -85,7 +86,7 @@ def running() -> Iterator[list[Running]]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_port_0_verbose_lines_and_clean_stop(running: list[Running], sig: int) -> None:
-    sim = Running("-v", "--seed", "3")
+    sim = Running("-v", "--seed", "3", "--no-portal")
     running.append(sim)
     with Client(sim.port) as c:
         answer = c.read("battery.soc")
@@ -143,3 +144,32 @@ def test_help_says_why_it_binds_localhost() -> None:
     text = " ".join(result.stdout.split())
     assert "localhost" in text
     assert "no authentication or encryption" in text
+
+
+def test_an_empty_host_is_refused_and_every_interface_is_warned_about(running: list[Running]) -> None:
+    result = subprocess.run([*CMD, "-p", "0", "-h", ""], check=False, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Error: --host: the address to listen on is empty: give 0.0.0.0 or :: to listen on every interface"
+    ]
+    sim = Running("-h", "0.0.0.0")
+    running.append(sim)
+    warning = sim.wait_for("^warning: ")
+    assert "0.0.0.0" in warning and "no authentication" in warning
+    quiet = Running("-h", "127.0.0.1")
+    running.append(quiet)
+    quiet.stop()
+    assert not any(line.startswith("warning") for line in quiet.seen)
+
+
+def test_max_clients_and_idle_timeout_options(running: list[Running]) -> None:
+    sim = Running("--max-clients", "1", "--idle-timeout", "0.2")
+    running.append(sim)
+    with Client(sim.port) as first:
+        assert first.read("battery.soc").data
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=10) as second:
+            assert second.recv(10) == b""  # refused: one client at most
+        sim.wait_for("1 connections open \\(the limit\\): refusing new ones")
+        first.sock.settimeout(10)
+        assert first.sock.recv(10) == b""  # closed once it sent nothing for 0.2 s
+    assert sim.stop() == 0

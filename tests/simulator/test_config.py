@@ -8,17 +8,19 @@ from pathlib import Path
 import pytest
 
 from rctclient.registry import REGISTRY
-from rctclient.simulator import PROFILES, Clock, ConfigError, Simulator, SimulatorThread, load_config, load_snapshot
+from rctclient.simulator import PROFILES, Clock, ConfigError, Simulator, load_config, load_snapshot
 from rctclient.utils import decode_value, encode_value
 
 from .client import Client
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 FULL = """
 seed = 7
 faults = "realistic"
 shared_bus = false
 night_silent = true
+max_clients = 8
+idle_timeout = 30
 
 [fault_rates]
 lost_answer = 0.02
@@ -67,6 +69,9 @@ def test_every_key_of_the_config_file(tmp_path: Path) -> None:
     assert sim.model.get("inverter_sn") == "ABC"
     assert sim.device(0x1002).get("inverter_sn") == "B"
     assert sim.model.params.peak_power_a == 6000.0
+    assert cfg.max_clients == 8 and cfg.idle_timeout == 30.0
+    assert sim.max_clients == 8 and sim.idle_timeout == 30.0
+    assert Simulator(config=cfg, max_clients=3).max_clients == 3  # explicit arguments win
 
 
 def test_plant_devices_count_and_defaults(tmp_path: Path) -> None:
@@ -104,6 +109,10 @@ def test_plant_devices_count_and_defaults(tmp_path: Path) -> None:
         ("[[plant.device]]\nvalues = {}\n", "needs an integer address"),
         ("[[plant.device]]\naddress = 1\nvalues = {'x.y' = 1}\n", "unknown OID name(s): x.y"),
         ("seed = \n", "not valid TOML"),
+        ("max_clients = 0\n", "max_clients must be a positive integer"),
+        ("max_clients = 2.5\n", "max_clients must be a positive integer"),
+        ("idle_timeout = -1\n", "idle_timeout must be seconds >= 0"),
+        ("idle_timeout = 'long'\n", "idle_timeout must be seconds >= 0"),
     ],
 )
 def test_config_errors_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
@@ -165,7 +174,10 @@ def test_snapshot_value_is_served_exactly(tmp_path: Path) -> None:
         "g_sync.p_ac_grid_sum_lp": -1234.5,
     }
     path.write_text(json.dumps({"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": values}))
-    with SimulatorThread(port=0, snapshot=path, clock=Clock(NOON, frozen=True)) as sim, Client(sim.port) as c:
+    with (
+        quiet(snapshot=path) as sim,
+        Client(sim.port) as c,
+    ):
         for name, value in values.items():
             info = REGISTRY.get_by_name(name)
             frame = c.read(name)
@@ -179,3 +191,12 @@ def test_snapshot_value_is_served_exactly(tmp_path: Path) -> None:
         assert c.read("battery.soc").data == encode_value(
             REGISTRY.get_by_name("battery.soc").response_data_type, 0.123456789
         )
+
+
+def test_errors_are_rctclient_exceptions() -> None:
+    # rctclient.exceptions promises that every error of the package is one
+    from rctclient.exceptions import RctClientException
+    from rctclient.simulator import ModelError
+
+    assert issubclass(ConfigError, RctClientException) and issubclass(ConfigError, ValueError)
+    assert issubclass(ModelError, RctClientException) and issubclass(ModelError, ValueError)

@@ -14,7 +14,7 @@ from rctclient.types import Command, DataType
 from rctclient.utils import decode_timeseries, encode_value
 
 from .client import Client, read_frame
-from .conftest import NOON
+from .conftest import NOON, quiet
 
 
 def test_every_registry_oid_answers_with_its_response_type(sim: SimulatorThread) -> None:
@@ -39,7 +39,7 @@ def test_garbage_invalid_commands_keepalive_and_extension_do_not_break_the_conne
         c.send(make_frame(Command.READ, 0xDEADBEEF))  # unknown OID: no answer
         c.send(b"+\x01\x04\x95\x99\x30\xbf\x00\x00")  # CRC mismatch: no answer
         c.send(read_frame("inverter_sn"))
-        frames = c.frames(3, timeout=1.0)
+        frames = [e for e in c.drain(sim, 3) if isinstance(e, Frame)]
     assert [REGISTRY.get_by_id(f.id).name for f in frames] == ["battery.soc", "inverter_sn"]
     assert sim.counters.unknown_oid == 1
     assert sim.counters.bad_frames >= 3
@@ -139,7 +139,7 @@ def test_event_table_entries_before_the_timestamp(sim: SimulatorThread) -> None:
 
 
 def test_plant_addressing() -> None:
-    with SimulatorThread(port=0, seed=5, plant=3, clock=Clock(NOON, frozen=True)) as sim:
+    with quiet(seed=5, plant=3) as sim:
         assert len(set(sim.addresses)) == 3
         serials = set()
         with Client(sim.port) as c:
@@ -158,16 +158,18 @@ def test_plant_addressing() -> None:
 
 def test_read_periodically_with_a_fast_clock() -> None:
     clock = Clock(NOON, speed=50.0)  # pas.period 5 s -> every 0.1 s
-    with SimulatorThread(port=0, seed=1, clock=clock) as sim, Client(sim.port) as c:
+    with SimulatorThread(port=0, portal=False, seed=1, clock=clock) as sim, Client(sim.port) as c:
         c.send(read_frame("battery.soc", Command.READ_PERIODICALLY))
         c.send(read_frame("db.temp1", Command.READ_PERIODICALLY))
-        first = c.frames(2, timeout=1)
+        first = c.frames(2, timeout=10)
         assert {REGISTRY.get_by_id(f.id).name for f in first} == {"battery.soc", "db.temp1"}
-        start = time.monotonic()
-        later = c.frames(10, timeout=3)
-        elapsed = time.monotonic() - start
+        start, periodic0 = clock.now(), sim.counters.periodic_answers
+        later = c.frames(10, timeout=30)
         assert len(later) == 10
-        assert 0.3 < elapsed < 1.5  # 5 rounds of 0.1 s
+        # 5 rounds, pas.period (5 s) apart on the device's clock, however fast the machine runs it
+        elapsed = clock.now() - start
+        assert elapsed >= 4 * 5
+        assert sim.counters.periodic_answers - periodic0 <= 2 * (elapsed / 5 + 1)
         c.write("pas.period", 0)  # clears the list
         time.sleep(0.3)
         c.frames(100, timeout=0.2)  # drain
@@ -179,7 +181,7 @@ def test_shared_bus_delivers_to_every_client() -> None:
     for shared in (True, False):
         clock = Clock(NOON, frozen=True)
         with (
-            SimulatorThread(port=0, shared_bus=shared, clock=clock) as sim,
+            SimulatorThread(port=0, portal=False, shared_bus=shared, clock=clock) as sim,
             Client(sim.port) as a,
             Client(sim.port) as b,
         ):

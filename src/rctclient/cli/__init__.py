@@ -12,6 +12,7 @@ import importlib
 import logging
 import pkgutil
 import sys
+from typing import Any
 
 import click
 
@@ -22,17 +23,106 @@ from ._common import EXIT_ERROR, EXIT_INTERRUPTED
 __all__ = ["cli", "main"]
 
 CONTEXT_SETTINGS = {"help_option_names": ["--help"], "max_content_width": 100}
+DEBUG_HELP = "Log debug messages to stderr: every byte sent and received, every frame (stdout stays clean)."
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is when a record comes (the test runner swaps it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # set by StreamHandler.__init__; sys.stderr is used instead
+        pass
+
+
+def _setup_logging(debug: bool) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _debug_option(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``-d`` after the command: the same as before it."""
+    if value:
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        root.obj["debug"] = True
+        _setup_logging(True)
+
+
+class _OneLineUsageError(click.UsageError):
+    """A usage error on one line, with where to find the help (click prints the usage and a hint on three)."""
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", err=True)
+
+
+def _one_line(exc: click.UsageError) -> _OneLineUsageError:
+    message = exc.format_message()
+    if "'-h'" in message and "requires an argument" in message:
+        message += " (-h is the host, as in the original tool; --help shows the help)"
+    elif "No such option" in message and "-h" in message.replace("--help", ""):
+        message += " (--help shows the help)"
+    return _OneLineUsageError(message, exc.ctx)
+
+
+class _Group(click.Group):
+    """The command group: usage errors on one line, ``-d/--debug`` accepted after every command too."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, _OneLineUsageError):
+                raise
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, _OneLineUsageError):
+                raise
+            raise _one_line(exc) from None
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _add_debug(cmd)
+        super().add_command(cmd, name)
+
+
+def _add_debug(command: click.Command) -> None:
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_debug(sub)
+        return
+    if any("--debug" in getattr(p, "opts", ()) for p in command.params):
+        return
+    command.params.append(
+        click.Option(["-d", "--debug"], is_flag=True, expose_value=False, callback=_debug_option, help=DEBUG_HELP)
+    )
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="rctclient")
-@click.option("-d", "--debug", is_flag=True, help="Log debug messages to stderr (stdout stays clean for scripts).")
+@click.option("-d", "--debug", is_flag=True, help=DEBUG_HELP)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Talk to RCT Power inverters over their Serial Communication Protocol (TCP port 8899).
 
-    Every device command takes --host/--port, or --simulate to talk to a built-in simulated
-    inverter instead. The protocol has no authentication or encryption: whoever reaches the
+    Every device command takes -h/--host (-h is the host, as in the original tool; --help is the
+    help), -p/--port and --address, or --simulate to talk to a built-in simulated inverter. Where
+    no host is given it comes from the environment (RCTCLIENT_HOST, RCTCLIENT_PORT) or the config
+    file rctclient/config.toml in your config directory ($XDG_CONFIG_HOME or ~/.config), e.g.
+    host = "192.168.0.10". The protocol has no authentication or encryption: whoever reaches the
     device's port controls it.
 
     \b
@@ -42,14 +132,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
       rctclient history --host inverter minutes_soc --from 1d --csv
       rctclient registry search soc
       rctclient decode 002b0508959930bf3f590f868810
+
+    \b
+    Shell completion (commands, options and OID names):
+      eval "$(_RCTCLIENT_COMPLETE=bash_source rctclient)"   # in ~/.bashrc
+      eval "$(_RCTCLIENT_COMPLETE=zsh_source rctclient)"    # in ~/.zshrc
+      _RCTCLIENT_COMPLETE=fish_source rctclient | source    # in ~/.config/fish/completions/rctclient.fish
     """
     ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj["debug"] = debug or bool(ctx.obj.get("debug"))
+    _setup_logging(ctx.obj["debug"])
 
 
 def _load_commands() -> None:

@@ -1,10 +1,11 @@
 """What the device commands share: the connection options, the embedded simulator, error mapping, files, times.
 
-Every device command takes ``-h/--host``, ``-p/--port``, ``--timeout``, ``--retries`` and
-``--simulate`` through :func:`device_options`, which hands the command one :class:`DeviceSpec`.
-:func:`open_client` connects a blocking :class:`~rctclient.client.Client` (to an embedded
-simulator with ``--simulate``) and turns the library's exceptions into one line on stderr and a
-distinct exit code (:func:`exit_code_for`).
+Every device command takes ``-h/--host``, ``-p/--port``, ``--address``, ``--timeout``,
+``--retries`` and ``--simulate`` through :func:`device_options`, which hands the command one
+:class:`DeviceSpec` (settings not given come from the environment, the config file or the
+defaults: :mod:`._config`). :func:`open_client` connects a blocking
+:class:`~rctclient.client.Client` (to an embedded simulator with ``--simulate``) and turns the
+library's exceptions into one line on stderr and a distinct exit code (:func:`exit_code_for`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import contextlib
 import functools
 import logging
 import os
-import re
+import stat
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -33,23 +32,36 @@ from ._common import (
     EXIT_NOT_VERIFIED,
     EXIT_TIMEOUT,
     EXIT_UNREACHABLE,
+    EXIT_USAGE,
     CliError,
+    people_text,
 )
+from ._format import plural
+
+# Re-exported for older imports; their home is _parse (text typed by people).
+from ._parse import LocalZone, parse_time, parse_tz
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..protocol import Stats
 
 __all__ = [
     "SIMULATOR_SEED",
     "DeviceSpec",
     "LocalZone",
     "check_output",
+    "cli_errors",
+    "describe_error",
     "device_options",
     "exit_code_for",
+    "failed_values",
+    "listed",
     "open_client",
     "parse_time",
     "parse_tz",
     "progress",
+    "sent_summary",
+    "worst_exit_code",
     "write_output",
 ]
 
@@ -57,16 +69,20 @@ log = logging.getLogger("rctclient.cli")
 
 #: The seed of the simulator behind ``--simulate`` (fixed, so that runs are comparable).
 SIMULATOR_SEED = 1
+#: Names of failed values listed in a one-line error before "and N more".
+NAMES_SHOWN = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Loggers that would add a second line to a one-line error unless --debug is given.
 _NOISY_LOGGERS = ("rctclient.client", "rctclient.aio", "rctclient.simulator")
+#: The option of each device setting (where a setting given on the command line came from).
+_FLAGS = {"host": "--host", "port": "--port", "timeout": "--timeout", "retries": "--retries", "address": "--address"}
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
-    """Where and how to reach the device, from the shared options."""
+    """Where and how to reach the device, from the shared options (and the environment and config file)."""
 
     host: str
     port: int
@@ -74,44 +90,104 @@ class DeviceSpec:
     retries: int
     simulate: bool
     debug: bool = False
+    #: The plant address of the device (PLANT_ commands), None for a single device.
+    address: int | None = None
+    #: Where the host came from: ``--host``, ``RCTCLIENT_HOST``, the config file, or ``default``.
+    host_source: str = "--host"
 
     @property
     def label(self) -> str:
-        return "simulator" if self.simulate else f"{self.host}:{self.port}"
+        where = "simulator" if self.simulate else f"{self.host}:{self.port}"
+        return where if self.address is None else f"{where} address 0x{self.address:08X}"
+
+
+def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A plant address: 0x20000101 or decimal, 32 bits."""
+    if value is None:
+        return None
+    try:
+        number = int(value.strip(), 0)
+    except ValueError:
+        raise click.BadParameter(f"not an address: {value!r} (hex such as 0x20000101, or decimal)") from None
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise click.BadParameter(f"{value!r} does not fit 32 bits")
+    return number
+
+
+def _debugging() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("debug"))
 
 
 def device_options(func: F) -> F:
     """Add the connection options to a command; it receives them as one ``device: DeviceSpec`` argument."""
+    from ._config import ENV_HOST, ENV_PORT, resolve  # noqa: PLC0415
 
     @functools.wraps(func)
-    def wrapper(*args: Any, host: str, port: int, timeout: float, retries: int, simulate: bool, **kwargs: Any) -> Any:
-        ctx = click.get_current_context(silent=True)
-        debug = bool(ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("debug"))
-        spec = DeviceSpec(host, port, timeout, retries, simulate, debug)
+    def wrapper(
+        *args: Any,
+        host: str | None,
+        port: int | None,
+        timeout: float | None,
+        retries: int | None,
+        address: int | None,
+        simulate: bool,
+        **kwargs: Any,
+    ) -> Any:
+        given = {"host": host, "port": port, "timeout": timeout, "retries": retries, "address": address}
+        if simulate:
+            if host is not None or port is not None:
+                flag = "--host" if host is not None else "--port"
+                raise CliError(
+                    f"{flag} does not go with --simulate: the built-in simulator listens on 127.0.0.1,"
+                    " on a port the system picks (for a simulator of your own: rctclient simulator -p PORT)",
+                    EXIT_USAGE,
+                )
+            given.update(host="127.0.0.1", port=0)
+        settings = resolve(given, _FLAGS)
+        spec = DeviceSpec(
+            host=settings["host"].value,
+            port=settings["port"].value,
+            timeout=settings["timeout"].value,
+            retries=settings["retries"].value,
+            simulate=simulate,
+            debug=_debugging(),
+            address=settings["address"].value,
+            host_source=settings["host"].source,
+        )
         return func(*args, device=spec, **kwargs)
 
     options = [
         click.option(
             "-h",
             "--host",
-            default="localhost",
-            show_default=True,
-            help="Host name or IP address of the inverter.",
+            metavar="HOST",
+            help=f"Host name or IP address of the inverter (-h, as in the original tool; --help is the help)."
+            f"  [default: ${ENV_HOST}, the config file, or localhost]",
         ),
-        click.option("-p", "--port", default=8899, show_default=True, type=click.IntRange(1, 65535), help="TCP port."),
+        click.option(
+            "-p",
+            "--port",
+            type=click.IntRange(1, 65535),
+            help=f"TCP port.  [default: ${ENV_PORT}, the config file, or 8899]",
+        ),
+        click.option(
+            "--address",
+            callback=_address,
+            metavar="ADDRESS",
+            help="Plant address of the device (0x20000101) for a plant of several inverters: requests go as"
+            " PLANT_ commands and only that device's answers count.",
+        ),
         click.option(
             "--timeout",
-            default=3.0,
-            show_default=True,
             type=click.FloatRange(0.05, 600),
-            help="Seconds to wait for each value (all its attempts) and for the connection.",
+            help="Seconds to wait for each value (all its attempts) and for the connection.  [default: 3]",
         ),
         click.option(
             "--retries",
-            default=3,
-            show_default=True,
             type=click.IntRange(0, 20),
-            help="How often a request is sent again when the answer is lost or cut short.",
+            help="How often a request is sent again when the answer is lost or cut short.  [default: 3]",
         ),
         click.option(
             "--simulate",
@@ -154,13 +230,103 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def worst_exit_code(errors: Any) -> int:
+def worst_exit_code(errors: Iterable[BaseException]) -> int:
     """One exit code for several failed values: unreachable before timeout before anything else."""
     codes = {exit_code_for(exc) for exc in errors}
     for code in (EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_DEVICE, EXIT_NOT_FOUND):
         if code in codes:
             return code
     return min(codes, default=EXIT_ERROR)
+
+
+# -- messages ---------------------------------------------------------------------------------------
+
+
+def _first_run_hint(spec: DeviceSpec) -> str:
+    """What to do when the default host did not answer: the user has not said where the device is."""
+    if spec.simulate or spec.host_source != "default":
+        return ""
+    from ._config import ENV_HOST, config_path, display_path  # noqa: PLC0415
+
+    return f"; no host given: use --host, {ENV_HOST} or {display_path(config_path())}, or try --simulate"
+
+
+def listed(names: Iterable[str]) -> str:
+    """The first few names, and how many more (``a, b, c, d, e and 12 more``)."""
+    names = list(names)
+    more = len(names) - NAMES_SHOWN
+    return ", ".join(names[:NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+def sent_summary(stats: Stats | None) -> str:
+    """`` (21 requests sent, nothing came back)``: the work done, for a one-line error."""
+    if stats is None:
+        return ""
+    received = "nothing came back" if not stats.responses else f"{plural(stats.responses, 'answer')} came back"
+    return f" ({plural(stats.frames_sent, 'request')} sent, {received})"
+
+
+def _message(exc: BaseException, spec: DeviceSpec | None, stats: Stats | None = None) -> str:
+    """A one-line message for a library exception: what failed, where, and the work done."""
+    from ..exceptions import RctConnectionError, RctTimeout  # noqa: PLC0415
+
+    label = spec.label if spec is not None else "the device"
+    if isinstance(exc, RctConnectionError):
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and (cause.strerror or isinstance(cause, TimeoutError)):
+            # "[Errno 111] Connection refused" -> "connection refused"
+            reason = (cause.strerror or "timed out").lower()
+            message = f"cannot connect to {exc.host}:{exc.port}: {reason}"
+        else:
+            message = str(exc)
+        return message + (_first_run_hint(spec) if spec is not None else "")
+    if isinstance(exc, RctTimeout):
+        what = exc.name or "the value"
+        if exc.truncated:
+            return f"{label}: every answer for {what} was cut short ({plural(exc.truncated, 'answer')})"
+        if not exc.attempts:
+            return f"{label}: no answer for {what}: {exc}"
+        within = f" within {spec.timeout:g} s" if spec is not None else ""
+        sent = "sent once" if exc.attempts == 1 else f"sent {exc.attempts} times"
+        return f"{label} did not answer {what}{within} ({sent})"
+    text = str(exc)
+    if spec is not None and exit_code_for(exc) == EXIT_DEVICE:
+        return f"{label}: {text}"
+    return text
+
+
+def describe_error(exc: BaseException, spec: DeviceSpec | None = None) -> str:
+    """The one-line message of a library exception for people (what failed, where)."""
+    return people_text(_message(exc, spec))
+
+
+def failed_values(
+    errors: Mapping[str, BaseException], total: int, spec: DeviceSpec, stats: Stats | None = None
+) -> CliError:
+    """One line for the values that could not be read: how many, why, and which (the first few)."""
+    from ..exceptions import RctConnectionError, RctTimeout  # noqa: PLC0415
+
+    code = worst_exit_code(errors.values())
+    if len(errors) == total and stats is not None and not stats.responses:
+        first = next(iter(errors.values()))
+        if isinstance(first, RctConnectionError):
+            return CliError(_message(first, spec), code)
+        return CliError(f"{spec.label} did not answer within {spec.timeout:g} s{sent_summary(stats)}", code)
+    if len(errors) == 1:
+        return CliError(_message(next(iter(errors.values())), spec), code)
+    reasons = set()
+    for exc in errors.values():
+        if isinstance(exc, RctConnectionError):
+            reasons.add("connection lost")
+        elif isinstance(exc, RctTimeout):
+            reasons.add("answers cut short" if exc.truncated else f"no answer within {spec.timeout:g} s")
+        else:
+            reasons.add(type(exc).__name__)
+    return CliError(
+        f"{len(errors)} of {plural(total, 'value')} could not be read from {spec.label}"
+        f" ({', '.join(sorted(reasons))}): {listed(errors)}",
+        code,
+    )
 
 
 @contextlib.contextmanager
@@ -180,7 +346,7 @@ def _quiet_logs(debug: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def cli_errors(spec: DeviceSpec | None = None) -> Iterator[None]:
+def cli_errors(spec: DeviceSpec | None = None, stats: Callable[[], Stats | None] | None = None) -> Iterator[None]:
     """Turn the library's exceptions raised inside into a :class:`CliError` (one line, a distinct exit code)."""
     from ..exceptions import RctClientException  # noqa: PLC0415
 
@@ -188,20 +354,7 @@ def cli_errors(spec: DeviceSpec | None = None) -> Iterator[None]:
         yield
     except RctClientException as exc:
         log.debug("failed", exc_info=True)
-        from ..exceptions import RctConnectionError  # noqa: PLC0415
-
-        message = str(exc)
-        if (
-            spec is not None
-            and not isinstance(exc, RctConnectionError)
-            and exit_code_for(exc)
-            in (
-                EXIT_TIMEOUT,
-                EXIT_DEVICE,
-            )
-        ):
-            message = f"{spec.label}: {message}"
-        raise CliError(message, exit_code_for(exc)) from None
+        raise CliError(_message(exc, spec, stats() if stats else None), exit_code_for(exc)) from None
 
 
 @contextlib.contextmanager
@@ -214,25 +367,35 @@ def open_client(spec: DeviceSpec) -> Iterator[Client]:
         stack.enter_context(cli_errors(spec))
         host, port = spec.host, spec.port
         if spec.simulate:
-            from ..simulator import SimulatorThread  # noqa: PLC0415
+            from ..simulator import SimulatorConfig, SimulatorThread  # noqa: PLC0415
 
-            sim = stack.enter_context(SimulatorThread(host="127.0.0.1", port=0, seed=SIMULATOR_SEED, faults="ideal"))
+            # a plant address asked for: the simulated device answers to it
+            config = SimulatorConfig(addresses=[spec.address]) if spec.address is not None else None
+            sim = stack.enter_context(
+                SimulatorThread(host="127.0.0.1", port=0, seed=SIMULATOR_SEED, faults="ideal", config=config)
+            )
             host, port = sim.host, sim.port
             log.debug("simulated inverter on %s:%d (seed %d)", host, port, SIMULATOR_SEED)
-        client = Client(host, port, timeout=spec.timeout, retries=spec.retries, connect_timeout=spec.timeout)
+        trace = None
+        if spec.debug:
+            from ._trace import PacketTrace  # noqa: PLC0415
+
+            trace = PacketTrace()
+        client = Client(
+            host,
+            port,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            connect_timeout=spec.timeout,
+            address=spec.address,
+            trace_packet=trace,
+        )
         if spec.debug:
             stack.callback(lambda: log.debug("client counters: %s", client.stats.as_dict()))
         try:
             yield stack.enter_context(client)
         except KeyboardInterrupt:  # Ctrl-C while talking to the device (click would exit 1, "Aborted!")
             raise CliError("interrupted", EXIT_INTERRUPTED) from None
-
-
-def offline_client(spec: DeviceSpec) -> Client:
-    """A client that is not connected (for what needs no I/O, such as a dry-run write)."""
-    from ..client import Client  # noqa: PLC0415
-
-    return Client(spec.host, spec.port, timeout=spec.timeout, retries=spec.retries)
 
 
 @contextlib.contextmanager
@@ -269,6 +432,16 @@ def check_output(path: str | None) -> None:
         raise CliError(f"cannot write {path}: permission denied", EXIT_BAD_INPUT)
 
 
+def _file_mode(path: str) -> int:
+    """The mode of a new file: an existing file's, else what the user's umask allows (mkstemp makes 0600)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_output(path: str | None, text: str) -> None:
     """Write ``text`` to stdout (``path`` None or ``-``) or atomically to a file (temp file + rename)."""
     if path is None or path == "-":
@@ -282,6 +455,7 @@ def write_output(path: str | None, text: str) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_ERROR) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            os.fchmod(fh.fileno(), _file_mode(path))
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -294,90 +468,3 @@ def write_output(path: str | None, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-# -- times ------------------------------------------------------------------------------------------
-
-_RELATIVE = re.compile(r"^-?\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class LocalZone(tzinfo):
-    """This computer's time zone, daylight saving time included (the C library's rules).
-
-    ``datetime.now().astimezone().tzinfo`` is a fixed offset, today's: in summer it would put
-    winter midnights an hour off.
-    """
-
-    def _local(self, dt: datetime) -> time.struct_time:
-        try:
-            stamp = time.mktime((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.weekday(), 0, -1))
-            return time.localtime(stamp)
-        except (OverflowError, ValueError, OSError):  # pragma: no cover - outside the C library's range
-            return time.localtime()
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        local = time.localtime() if dt is None else self._local(dt)
-        return timedelta(seconds=local.tm_gmtoff)
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        local = time.localtime() if dt is None else self._local(dt)
-        return timedelta(hours=1) if local.tm_isdst > 0 else timedelta(0)
-
-    def tzname(self, dt: datetime | None) -> str:
-        return (time.localtime() if dt is None else self._local(dt)).tm_zone
-
-    def fromutc(self, dt: datetime) -> datetime:
-        stamp = (dt.replace(tzinfo=None) - _EPOCH) // timedelta(seconds=1)
-        try:
-            offset = time.localtime(stamp).tm_gmtoff
-        except (OverflowError, ValueError, OSError):  # pragma: no cover
-            offset = time.localtime().tm_gmtoff
-        return dt + timedelta(seconds=offset)
-
-    def __repr__(self) -> str:
-        return "LocalZone()"
-
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def parse_tz(text: str | None) -> tzinfo:
-    """A time zone from an IANA name (``Europe/Berlin``), ``UTC``, or None for this computer's zone."""
-    if text is None:
-        return LocalZone()
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
-
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(
-            f"--tz: unknown time zone {text!r} (use a name such as Europe/Berlin or UTC)", EXIT_BAD_INPUT
-        ) from None
-    except OSError as exc:  # pragma: no cover - a broken tz database
-        raise CliError(f"--tz: cannot load {text!r}: {exc}", EXIT_BAD_INPUT) from None
-
-
-def parse_time(text: str, tz: tzinfo, option: str, now: datetime | None = None) -> datetime:
-    """An aware datetime from ``now``, a span ago (``24h``, ``-7d``, ``90m``) or ISO 8601 (naive = in ``tz``)."""
-    now = now or datetime.now(tz)
-    value = text.strip()
-    if value.lower() == "now":
-        return now
-    match = _RELATIVE.match(value)
-    if match:
-        try:
-            span = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-            # in UTC: aware arithmetic in one zone is wall-clock arithmetic, so '24h' ago across a change
-            # of daylight saving time would be 23 or 25 hours ago
-            return (now.astimezone(UTC) - span).astimezone(tz)
-        except OverflowError:
-            raise CliError(f"{option}: {text!r} is too long ago", EXIT_BAD_INPUT) from None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(
-            f"{option}: not a time: {text!r} (ISO 8601 such as 2024-06-01 or 2024-06-01T12:00, 'now', or '24h' ago)",
-            EXIT_BAD_INPUT,
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=tz)

@@ -12,19 +12,25 @@ or, from synchronous code, ``with SimulatorThread(port=0) as sim: ...``. The com
 from __future__ import annotations
 
 from .clock import Clock
-from .config import PROFILES, ConfigError, FaultProfile, SimulatorConfig, load_config, load_snapshot
+from .config import PROFILES, ConfigError, FaultProfile, PortalSettings, SimulatorConfig, load_config, load_snapshot
+from .counters import Counters
+from .devices import DEFAULT_DEVICE, DEVICES, DeviceSpec
 from .model import DeviceModel, ModelError, ModelParams
-from .server import Counters, Simulator, SimulatorThread
+from .server import Simulator, SimulatorThread
 
 __all__ = [
+    "DEFAULT_DEVICE",
+    "DEVICES",
     "PROFILES",
     "Clock",
     "ConfigError",
     "Counters",
     "DeviceModel",
+    "DeviceSpec",
     "FaultProfile",
     "ModelError",
     "ModelParams",
+    "PortalSettings",
     "Simulator",
     "SimulatorConfig",
     "SimulatorThread",

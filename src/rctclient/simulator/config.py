@@ -6,14 +6,21 @@ Configuration file (TOML), every key optional::
     faults = "realistic"          # ideal | realistic | hostile
     shared_bus = true
     night_silent = false          # go silent while the sun is down, like inverters without battery
+    max_clients = 256             # connections open at once; more are refused
+    idle_timeout = 600            # seconds: close connections that send (or read) nothing; 0 never
 
     [fault_rates]                 # single rates on top of the profile (probabilities 0..1, seconds)
     lost_answer = 0.02
     latency = [0.01, 0.08]
 
-    [model]                       # the installation (see ModelParams)
+    [model]                       # the device model (see devices.py) and its numbers (see ModelParams)
+    name = "storage-dc-10-two-towers"   # or, instead of the table: model = "inverter-6"
     peak_power_a = 6000
-    battery_capacity = 12000
+
+    [portal]                      # the vendor portal's polling, heard on the shared bus
+    enabled = true
+    period = 10                   # seconds between its rounds
+    oids = ["battery.soc", "g_sync.p_ac_grid_sum_lp"]
 
     [values]                      # fixed values by OID name, for the first device
     "battery.soc_target" = 0.6
@@ -27,13 +34,15 @@ Configuration file (TOML), every key optional::
 
 Snapshot (the format of ``rctclient dump``)::
 
-    {"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": {"battery.soc": 0.5}}
+    {"rctclient_snapshot": 1, "taken_at": "2024-06-01T12:00:00+00:00", "values": {"battery.soc": 0.5},
+     "other": {"battery.cells[0]": {"cells": {"0": {...}}}}}
 
-or just ``{"battery.soc": 0.5}``.
+("other": the structured values of ``dump --all``, replayed too), or just ``{"battery.soc": 0.5}``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from collections.abc import Mapping
@@ -41,14 +50,25 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import RctClientException
 from ..registry import REGISTRY
-from .model import ModelError, ModelParams
+from .devices import UnknownDevice, device_spec
+from .params import ModelError, ModelParams
+from .structured import from_jsonable
 
 __all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CLIENTS",
+    "DEFAULT_PORTAL_OIDS",
     "PROFILES",
     "ConfigError",
     "FaultProfile",
+    "PortalSettings",
     "SimulatorConfig",
+    "check_host",
+    "check_idle_timeout",
+    "check_max_clients",
+    "is_loopback",
     "load_config",
     "load_snapshot",
     "parse_config",
@@ -59,8 +79,48 @@ __all__ = [
 _RANGES = ("latency", "silence_duration")  # the FaultProfile fields that are (min, max) seconds
 
 
-class ConfigError(ValueError):
-    """A configuration file or snapshot that cannot be used (the message says which part and why)."""
+class ConfigError(RctClientException, ValueError):
+    """A configuration file, snapshot or argument that cannot be used (the caller's fault; the message
+    says which part and why)."""
+
+
+#: Defaults of the connection limits (``max_clients``, ``idle_timeout``).
+DEFAULT_MAX_CLIENTS = 256
+DEFAULT_IDLE_TIMEOUT = 600.0
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def check_host(host: str) -> str:
+    """The address to listen on; an empty one is an error (it would silently mean every interface)."""
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError("the address to listen on is empty: give 0.0.0.0 or :: to listen on every interface")
+    return host.strip()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (a loopback address or name)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_max_clients(value: object) -> int:
+    if value is None:
+        return DEFAULT_MAX_CLIENTS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"max_clients must be a positive integer, got {value!r}")
+    return value
+
+
+def check_idle_timeout(value: object) -> float:
+    if value is None:
+        return DEFAULT_IDLE_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise ConfigError(f"idle_timeout must be seconds >= 0 (0: never), got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -157,6 +217,65 @@ PROFILES: dict[str, FaultProfile] = {
 }
 
 
+#: What the simulated vendor portal asks for in each round: the values of its live view and the
+#: day's energies (see docs/simulator.md).
+DEFAULT_PORTAL_OIDS = (
+    "dc_conv.dc_conv_struct[0].p_dc",
+    "dc_conv.dc_conv_struct[1].p_dc",
+    "g_sync.p_ac_load_sum_lp",
+    "g_sync.p_ac_grid_sum_lp",
+    "g_sync.p_acc_lp",
+    "g_sync.p_ac_sum_lp",
+    "battery.soc",
+    "prim_sm.state",
+    "energy.e_ac_day",
+    "energy.e_load_day",
+    "energy.e_grid_feed_day",
+    "energy.e_grid_load_day",
+    "fault[0].flt",
+    "fault[1].flt",
+    "fault[2].flt",
+    "fault[3].flt",
+)
+_MAX_PORTAL_OIDS = 64
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """The vendor portal's traffic on the shared bus, as a real Wi-Fi module carries it.
+
+    Every ``period`` seconds (real time; the first round half a second after the start) the portal
+    reads ``oids`` one after the other: its READ requests and the device's answers reach every
+    connected client as foreign frames. Only on a shared bus (without one nobody hears them).
+    """
+
+    enabled: bool = True
+    period: float = 10.0
+    oids: tuple[str, ...] = DEFAULT_PORTAL_OIDS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"portal enabled must be true or false, got {self.enabled!r}")
+        if (
+            isinstance(self.period, bool)
+            or not isinstance(self.period, int | float)
+            or not 0.05 <= self.period <= 86400
+        ):
+            raise ConfigError(f"portal period must be seconds in 0.05..86400, got {self.period!r}")
+        oids = tuple(self.oids) if isinstance(self.oids, list | tuple) else None
+        if not oids or len(oids) > _MAX_PORTAL_OIDS or not all(isinstance(o, str) for o in oids):
+            raise ConfigError(f"portal oids must be a list of 1..{_MAX_PORTAL_OIDS} OID names")
+        unknown = sorted(o for o in oids if o not in REGISTRY)
+        if unknown:
+            raise ConfigError(f"portal oids: unknown OID name(s): {', '.join(unknown)}")
+        object.__setattr__(self, "period", float(self.period))
+        object.__setattr__(self, "oids", oids)
+
+    @classmethod
+    def off(cls) -> PortalSettings:
+        return cls(enabled=False)
+
+
 @dataclass
 class DeviceConfig:
     address: int
@@ -176,6 +295,11 @@ class SimulatorConfig:
     plant: int | None = None
     addresses: list[int] | None = None
     device_values: dict[int, dict[str, Any]] = field(default_factory=dict)
+    max_clients: int | None = None
+    idle_timeout: float | None = None
+    device: str | None = None  # the device model's name (None: the default)
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # the [model] numbers, for another device
+    portal: PortalSettings | None = None
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -194,7 +318,19 @@ def _check_names(values: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def parse_config(data: Mapping[str, Any], where: str = "config") -> SimulatorConfig:
     """Check and convert the parsed TOML of a configuration file."""
-    known = {"seed", "faults", "shared_bus", "night_silent", "fault_rates", "model", "values", "plant"}
+    known = {
+        "seed",
+        "faults",
+        "shared_bus",
+        "night_silent",
+        "max_clients",
+        "idle_timeout",
+        "portal",
+        "fault_rates",
+        "model",
+        "values",
+        "plant",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -209,6 +345,13 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> SimulatorCon
     if "shared_bus" in data:
         cfg.shared_bus = data["shared_bus"]
     cfg.night_silent = bool(data.get("night_silent", False))
+    try:
+        if "max_clients" in data:
+            cfg.max_clients = check_max_clients(data["max_clients"])
+        if "idle_timeout" in data:
+            cfg.idle_timeout = check_idle_timeout(data["idle_timeout"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     rates = _table(data, "fault_rates", where)
     if "faults" in data or rates:
         profile = FaultProfile.named(str(data.get("faults", "ideal")))
@@ -216,10 +359,30 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> SimulatorCon
             cfg.faults = profile.with_rates(rates)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    model = data.get("model", {})
+    if isinstance(model, str):
+        model = {"name": model}
+    if not isinstance(model, Mapping):
+        raise ConfigError(f"{where}: model must be a device model's name or a [model] table")
+    overrides = {k: v for k, v in model.items() if k != "name"}
     try:
-        cfg.params = ModelParams.from_mapping(_table(data, "model", where))
-    except ModelError as exc:
+        if "name" in model:
+            if not isinstance(model["name"], str):
+                raise ConfigError(f"model name must be a string, got {model['name']!r}")
+            cfg.device = device_spec(model["name"]).name
+        cfg.params = ModelParams.from_mapping(overrides, ModelParams.for_device(cfg.device))
+    except (ModelError, UnknownDevice, ConfigError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    cfg.model_overrides = overrides
+    portal = _table(data, "portal", where)
+    if portal:
+        extra = sorted(set(portal) - {"enabled", "period", "oids"})
+        if extra:
+            raise ConfigError(f"{where}: unknown key(s) in [portal]: {', '.join(extra)}")
+        try:
+            cfg.portal = PortalSettings(**portal)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     cfg.values = _check_names(_table(data, "values", where), f"{where} [values]")
     plant = _table(data, "plant", where)
     if plant:
@@ -277,7 +440,20 @@ def parse_snapshot(data: Any, where: str = "snapshot") -> dict[str, Any]:
     bad = sorted(name for name, v in values.items() if not isinstance(v, bool | int | float | str))
     if bad:
         raise ConfigError(f"{where}: values must be numbers, booleans or strings: {', '.join(bad)}")
-    return _check_names(values, where)
+    out = _check_names(values, where)
+    other = data.get("other", {}) if "rctclient_snapshot" in data else {}
+    if not isinstance(other, dict):
+        raise ConfigError(f"{where}: 'other' must be an object of OID name -> structured value")
+    _check_names(other, f"{where} (other)")
+    broken = []
+    for name, value in other.items():
+        try:
+            out[name] = from_jsonable(REGISTRY.get_by_name(name), value)
+        except (ValueError, KeyError, TypeError):
+            broken.append(name)
+    if broken:
+        raise ConfigError(f"{where}: structured values that do not fit their type: {', '.join(sorted(broken))}")
+    return out
 
 
 def load_snapshot(path: str | Path) -> dict[str, Any]:

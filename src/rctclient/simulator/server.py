@@ -8,46 +8,46 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..describe import describe_event
 from ..exceptions import PayloadDecodeError
-from ..frame import (
-    CRCMismatch,
-    Extension,
-    Frame,
-    FrameDecoder,
-    Garbage,
-    KeepAlive,
-    command_for,
-    make_bad_frame,
-    make_frame,
-)
+from ..frame import Event, Frame, FrameDecoder, command_for, make_bad_frame, make_frame
 from ..registry import REGISTRY, ObjectInfo
 from ..types import Command, DataType
 from ..utils import decode_value
+from .bus import Bus, Pending
 from .clock import Clock
-from .config import ConfigError, FaultProfile, SimulatorConfig, load_config, load_snapshot, parse_snapshot
-from .model import DeviceModel, ModelError
+from .config import (
+    ConfigError,
+    FaultProfile,
+    PortalSettings,
+    SimulatorConfig,
+    check_host,
+    check_idle_timeout,
+    check_max_clients,
+    load_config,
+    load_snapshot,
+    parse_snapshot,
+)
+from .connection import Connection
+from .counters import Counters
+from .devices import DEFAULT_DEVICE, UnknownDevice, device_spec
+from .model import DeviceModel, ModelError, ModelParams
 
 __all__ = ["Counters", "Simulator", "SimulatorThread"]
 
 log = logging.getLogger("rctclient.simulator")
 
-#: Largest request payload waited for; anything promising more is garbage (caps the input buffer).
-MAX_REQUEST_PAYLOAD = 1024
-#: A client that does not read its answers is dropped once this many bytes wait for it.
-MAX_WRITE_BUFFER = 1 << 20
 #: READ_PERIODICALLY registrations per device.
 MAX_PERIODIC = 64
-#: Bytes of a segment handled per loop iteration (a 10 MB flood must not stall the other clients).
-_SLICE = 8192
-#: Distinct single-request segments remembered with their decoded frame (the fast path).
-_MAX_CACHED_REQUESTS = 4096
+#: Refusals of connections within this many seconds of the first are one burst (logged once).
+_REFUSAL_BURST = 10.0
+#: Seconds after the start of the portal's first round (then every period).
+_PORTAL_FIRST = 0.5
 #: Answer frames remembered by (command, OID, address, payload).
 _MAX_CACHED_ANSWERS = 4096
 _KNOWN_IDS = frozenset(info.object_id for info in REGISTRY.all())
@@ -63,163 +63,6 @@ _UNSOLICITED = tuple(
         "db.temp1",
     )
 )
-
-
-@dataclass
-class Counters:
-    """What the simulator saw and did. ``faults`` counts injected faults by kind."""
-
-    connections: int = 0
-    requests: int = 0
-    answers: int = 0
-    periodic_answers: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    unknown_oid: int = 0
-    unknown_address: int = 0
-    bad_frames: int = 0
-    bad_writes: int = 0
-    silenced: int = 0
-    ignored: int = 0
-    slow_clients_dropped: int = 0
-    faults: dict[str, int] = field(default_factory=dict)
-
-    def fault(self, kind: str) -> None:
-        self.faults[kind] = self.faults.get(kind, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
-
-
-class _Pending:
-    """An answer being prepared: sent once it is ready and every answer queued before it was sent."""
-
-    __slots__ = ("cut", "data", "exposed", "timer")
-
-    def __init__(self, data: bytes, exposed: bool = False) -> None:
-        self.data = data
-        self.timer: asyncio.TimerHandle | None = None  # its latency; None: ready
-        self.exposed = exposed  # already at risk of an interrupt (each answer is, once)
-        self.cut = False  # cut off by an interrupt: only its first bytes go out
-
-
-class _Bus:
-    """Who hears an answer: every connection (shared bus) or only the one that asked."""
-
-    __slots__ = ("conns", "pending")
-
-    def __init__(self) -> None:
-        self.conns: set[_Connection] = set()
-        self.pending: list[_Pending] = []  # in the order of the requests, like the device answers them
-
-    def clear(self) -> None:
-        """Forget the answers being prepared (their connections are gone)."""
-        for entry in self.pending:
-            if entry.timer is not None:
-                entry.timer.cancel()
-        self.pending.clear()
-
-
-class _Connection(asyncio.Protocol):
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.decoder = FrameDecoder(max_payload=MAX_REQUEST_PAYLOAD)
-        self.bus = sim._shared if sim._shared is not None else _Bus()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # a stream transport (asyncio's own or another loop's, such as uvloop's, which do not subclass it)
-        self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.bus.conns.add(self)
-        self.sim._conns.add(self)
-        self.sim.counters.connections += 1
-        log.debug("%s connected", self.peer)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.bus.conns.discard(self)
-        self.sim._conns.discard(self)
-        if self.sim._shared is None:
-            self.bus.clear()
-        for regs in self.sim._periodic.values():
-            for conns in regs.values():
-                conns.discard(self)
-        log.debug("%s disconnected", self.peer)
-
-    def eof_received(self) -> bool | None:
-        return None  # close our side too
-
-    def data_received(self, data: bytes) -> None:
-        if len(data) <= _SLICE:
-            self._receive(data)
-        else:
-            self._receive_slices(data, 0)
-
-    def _receive_slices(self, data: bytes, start: int) -> None:
-        """A big segment (a burst, a flood) a slice per loop iteration, so that other clients are served meanwhile."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        end = start + _SLICE
-        self._receive(data[start:end])
-        if end < len(data):
-            if start == 0:
-                transport.pause_reading()
-            asyncio.get_running_loop().call_soon(self._receive_slices, data, end)
-        elif start > 0 and not transport.is_closing():
-            transport.resume_reading()
-
-    def _receive(self, data: bytes) -> None:
-        sim = self.sim
-        sim.counters.bytes_in += len(data)
-        decoder = self.decoder
-        handle = sim._handle
-        requests = sim._requests
-        # Fast path: a segment that is exactly one request seen before (a client polling values)
-        # skips the decoder; the decoder is idle then, so nothing it holds is passed over.
-        frame = requests.get(data)
-        if frame is not None and not decoder.buffered:
-            handle(self, frame)
-            sim._flush(self.bus)
-            return
-        idle = not decoder.buffered
-        decoder.feed(data)
-        events = list(decoder.events())
-        if (
-            idle
-            and len(events) == 1
-            and type(events[0]) is Frame
-            and not decoder.buffered
-            and len(requests) < _MAX_CACHED_REQUESTS
-        ):
-            requests[bytes(data)] = events[0]
-        if len(events) > 1 and sim.faults.unsolicited:  # asked for before their answers are queued
-            sim._asked.update(e.id for e in events if type(e) is Frame and e.id in _KNOWN_IDS)
-        for event in events:
-            if type(event) is Frame:
-                handle(self, event)
-                continue
-            if isinstance(event, CRCMismatch | Garbage):
-                sim.counters.bad_frames += 1
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s ignored: %s", self.peer, describe_event(event).text or event)
-            elif isinstance(event, KeepAlive | Extension):
-                pass  # accepted and ignored, as the devices do
-        sim._flush(self.bus)
-
-    def send(self, data: bytes) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
-            self.sim.counters.slow_clients_dropped += 1
-            log.info("%s does not read its answers: dropped", self.peer)
-            transport.abort()
-            return
-        transport.write(data)
-        self.sim.counters.bytes_out += len(data)
 
 
 class Simulator:
@@ -240,6 +83,15 @@ class Simulator:
     :param snapshot: a JSON snapshot (its path, or its parsed form: the whole file or just its name -> value
         mapping), served as fixed values.
     :param night_silent: answer nothing while the first device's solar power is 0.
+    :param device_model: the device model's name (see :data:`~rctclient.simulator.DEVICES`; default
+        ``storage-dc-6``, or the config's).
+    :param portal: the vendor portal's traffic on the shared bus: a :class:`PortalSettings`, or False
+        (off) / True (the default settings); default on, or the config's.
+    :param max_clients: connections open at once; more are refused (closed at once, logged once per
+        burst). Default 256, or the config's.
+    :param idle_timeout: seconds after which a connection that sent nothing (and has no
+        READ_PERIODICALLY registration), or that has not read its answers, is closed; 0 never.
+        Real time, checked every half of it. Default 600, or the config's.
     """
 
     def __init__(
@@ -254,9 +106,13 @@ class Simulator:
         config: SimulatorConfig | str | Path | None = None,
         snapshot: str | Path | dict[str, Any] | None = None,
         night_silent: bool | None = None,
+        max_clients: int | None = None,
+        idle_timeout: float | None = None,
+        device_model: str | None = None,
+        portal: PortalSettings | bool | None = None,
     ) -> None:
         cfg = load_config(config) if isinstance(config, str | Path) else (config or SimulatorConfig())
-        self.host = host
+        self.host = check_host(host)
         self.port = port
         self.seed = seed if seed is not None else (cfg.seed if cfg.seed is not None else 1)
         if faults is None:
@@ -267,6 +123,8 @@ class Simulator:
             shared_bus if shared_bus is not None else (cfg.shared_bus if cfg.shared_bus is not None else True)
         )
         self.night_silent = cfg.night_silent if night_silent is None else night_silent
+        self.max_clients = check_max_clients(cfg.max_clients if max_clients is None else max_clients)
+        self.idle_timeout = check_idle_timeout(cfg.idle_timeout if idle_timeout is None else idle_timeout)
         count = plant if plant is not None else (cfg.plant or 1)
         if count < 1:
             raise ConfigError("a plant has at least one device")
@@ -275,10 +133,22 @@ class Simulator:
         else:
             addresses = [0x2000_0000 + (self.seed % 0x10000) * 0x100 + i + 1 for i in range(count)]
         self.addresses = addresses
+        try:
+            self.spec = device_spec(device_model if device_model is not None else cfg.device)
+            params = cfg.params
+            if self.spec.name != (cfg.device or DEFAULT_DEVICE):  # another device than the config's: its numbers
+                params = ModelParams.from_mapping(cfg.model_overrides, ModelParams.for_device(self.spec))
+        except (UnknownDevice, ModelError) as exc:
+            raise ConfigError(str(exc)) from None
         self.devices = [
-            DeviceModel(seed=self.seed, clock=self.clock, address=a, index=i, params=cfg.params)
+            DeviceModel(seed=self.seed, clock=self.clock, address=a, index=i, params=params, spec=self.spec)
             for i, a in enumerate(addresses)
         ]
+        if portal is None:
+            portal = cfg.portal if cfg.portal is not None else PortalSettings()
+        elif isinstance(portal, bool):
+            portal = PortalSettings(enabled=portal)
+        self.portal = portal
         self._by_address = {d.address: d for d in self.devices}
         try:
             if cfg.values:
@@ -295,22 +165,21 @@ class Simulator:
             raise ConfigError(str(exc)) from None
         self.counters = Counters()
         self._rng = random.Random(self.seed)
-        self._shared: _Bus | None = _Bus() if self.shared_bus else None
-        self._conns: set[_Connection] = set()
+        self._shared: Bus | None = Bus(self.counters) if self.shared_bus else None
+        self._conns: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._silent = False
         self._silent_until = 0.0
         # per device: (object id, plant address or None) -> connections that asked
-        self._periodic: dict[int, dict[tuple[int, int | None], set[_Connection]]] = {
-            d.address: {} for d in self.devices
-        }
+        self._periodic: dict[int, dict[tuple[int, int | None], set[Connection]]] = {d.address: {} for d in self.devices}
         self._periodic_wake: asyncio.Event | None = None  # created in start(), on the loop
         self._tasks: list[asyncio.Task[None]] = []
         self._verbose = log.isEnabledFor(logging.INFO)
         self._requests: dict[bytes, Frame] = {}
         self._asked: set[int] = set()  # the OIDs requested so far (unsolicited answers are for others)
         self._answers: dict[tuple[int, int, int, bytes], bytes] = {}
+        self._refused_in_burst = 0
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -330,12 +199,16 @@ class Simulator:
         self._loop = loop
         self._verbose = log.isEnabledFor(logging.INFO)
         self._server = await loop.create_server(
-            lambda: _Connection(self), self.host, self.port, reuse_address=True, backlog=512
+            lambda: Connection(self), self.host, self.port, reuse_address=True, backlog=512
         )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         self._periodic_wake = asyncio.Event()
         self._tasks = [loop.create_task(self._periodic_loop(d)) for d in self.devices]
+        if self.idle_timeout > 0:
+            self._tasks.append(loop.create_task(self._sweep_loop()))
+        if self.portal.enabled and self._shared is not None:
+            self._tasks.append(loop.create_task(self._portal_loop(self._shared)))
         log.info(
             "listening on %s:%d (%d device%s)", self.host, self.port, len(self.devices), "s"[: len(self.devices) > 1]
         )
@@ -359,7 +232,7 @@ class Simulator:
             task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):
-                log.error("the READ_PERIODICALLY task had failed", exc_info=result)
+                log.error("a background task of the simulator had failed", exc_info=result)
         if server is not None:
             await server.wait_closed()
         await asyncio.sleep(0)  # the dropped connections close their sockets
@@ -395,7 +268,84 @@ class Simulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # -- connection limits -----------------------------------------------------------------------
+
+    def _refuse(self) -> None:
+        """A connection over ``max_clients`` was refused: logged once per burst of refusals."""
+        self.counters.refused += 1
+        self._refused_in_burst += 1
+        if self._refused_in_burst == 1:
+            log.warning("%d connections open (the limit): refusing new ones", self.max_clients)
+            if self._loop is not None:
+                self._loop.call_later(_REFUSAL_BURST, self._end_refusal_burst)
+
+    def _end_refusal_burst(self) -> None:
+        refused, self._refused_in_burst = self._refused_in_burst, 0
+        if refused > 1:
+            log.warning("refused %d connections in %g s (limit %d)", refused, _REFUSAL_BURST, self.max_clients)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.idle_timeout / 2)
+            self._sweep(time.monotonic())
+
+    def _sweep(self, now: float) -> None:
+        """Close the connections that sent nothing, or read nothing, for ``idle_timeout`` seconds."""
+        timeout = self.idle_timeout
+        listening: set[Connection] = set()
+        for regs in self._periodic.values():
+            for conns in regs.values():
+                listening |= conns
+        for conn in list(self._conns):
+            if conn.paused:
+                if now - conn.paused_since >= timeout:
+                    conn.drop_slow(f"has not read its answers for {timeout:g} s")
+            elif conn.received != conn.seen:
+                conn.seen = conn.received
+                conn.quiet_since = now
+            elif now - conn.quiet_since >= timeout and conn not in listening and conn.transport is not None:
+                self.counters.idle_dropped += 1
+                log.info("%s sent nothing for %g s: closed", conn.peer, timeout)
+                conn.transport.close()
+
+    # -- the vendor portal -------------------------------------------------------------------------
+
+    async def _portal_loop(self, bus: Bus) -> None:
+        """The portal's rounds (see :class:`PortalSettings`), in real time like the network they come over."""
+        settings = self.portal
+        infos = [REGISTRY.get_by_name(name) for name in settings.oids]
+        requests = [make_frame(Command.READ, info.object_id) for info in infos]
+        await asyncio.sleep(min(_PORTAL_FIRST, settings.period))
+        while True:
+            if bus.conns:  # nobody listening: the portal's round changes nothing anyone could see
+                try:
+                    self._portal_round(bus, infos, requests)
+                except Exception:  # a bug: logged, and the next round is tried all the same
+                    log.exception("the portal's round failed")
+            await asyncio.sleep(settings.period)
+
+    def _portal_round(self, bus: Bus, infos: list[ObjectInfo], requests: list[bytes]) -> None:
+        device = self.devices[0]
+        silent = self._is_silent()
+        for info, request in zip(infos, requests, strict=True):
+            self.counters.portal_requests += 1
+            bus.queue(Pending(request, counted=False))
+            if self._verbose:
+                self._log_frame("portal", ">", request)
+            if silent:
+                continue
+            try:
+                payload = device.encode(info)
+            except (ValueError, ModelError):
+                continue
+            self._answer(bus, info.object_id, payload, None, portal=True)
+        bus.flush()
+
     # -- request handling ------------------------------------------------------------------------
+
+    def _note_asked(self, events: list[Event]) -> None:
+        """The OIDs of a burst are asked for before their answers are queued (see _unsolicited_oid)."""
+        self._asked.update(e.id for e in events if type(e) is Frame and e.id in _KNOWN_IDS)
 
     def _is_silent(self) -> bool:
         if self._silent:
@@ -409,7 +359,7 @@ class Simulator:
             )
         return False
 
-    def _handle(self, conn: _Connection, frame: Frame) -> None:
+    def _handle(self, conn: Connection, frame: Frame) -> None:
         counters = self.counters
         counters.requests += 1
         command = frame.command
@@ -464,9 +414,9 @@ class Simulator:
             except (ValueError, ModelError) as exc:  # a fixed value that does not encode
                 log.warning("%s cannot encode %s: %s", conn.peer, info.name, exc)
                 return
-        self._answer(conn.bus, info.object_id, payload, address)
+        self._answer(conn.bus, info.object_id, payload, address, (conn,), conn)
 
-    def _write(self, conn: _Connection, device: DeviceModel, info: ObjectInfo, frame: Frame) -> bytes | None:
+    def _write(self, conn: Connection, device: DeviceModel, info: ObjectInfo, frame: Frame) -> bytes | None:
         data_type = info.request_data_type
         try:
             if data_type >= DataType.TIMESERIES:
@@ -489,7 +439,7 @@ class Simulator:
             self._periodic[device.address].clear()
         return device.encode(info)
 
-    def _register(self, conn: _Connection, device: DeviceModel, info: ObjectInfo, address: int | None) -> None:
+    def _register(self, conn: Connection, device: DeviceModel, info: ObjectInfo, address: int | None) -> None:
         regs = self._periodic[device.address]
         key = (info.object_id, address)
         if key not in regs and len(regs) >= MAX_PERIODIC:
@@ -523,22 +473,37 @@ class Simulator:
             except Exception:  # a bug: logged, and the next round is tried all the same
                 log.exception("READ_PERIODICALLY answers of device 0x%08X failed", device.address)
 
-    def _send_periodic(self, device: DeviceModel, regs: dict[tuple[int, int | None], set[_Connection]]) -> None:
-        buses: set[_Bus] = set()
+    def _send_periodic(self, device: DeviceModel, regs: dict[tuple[int, int | None], set[Connection]]) -> None:
+        buses: set[Bus] = set()
+        shared = self._shared
         for (oid, address), conns in list(regs.items()):
             info = REGISTRY.get_by_id(oid)
             try:
                 payload = device.encode(info)
             except (ValueError, ModelError):
                 continue
-            for bus in [self._shared] if self._shared is not None else {c.bus for c in conns}:
-                self._answer(bus, oid, payload, address, periodic=True)
-                buses.add(bus)
+            if shared is not None:  # one answer on the bus: the registrants get it at once, the others hear it
+                self._answer(shared, oid, payload, address, direct=frozenset(conns), periodic=True)
+                buses.add(shared)
+            else:
+                for conn in conns:
+                    self._answer(conn.bus, oid, payload, address, direct=(conn,), periodic=True)
+                    buses.add(conn.bus)
         for bus in buses:
-            self._flush(bus)
+            bus.flush()
 
-    def _answer(self, bus: _Bus, oid: int, payload: bytes, address: int | None, periodic: bool = False) -> None:
-        """Build an answer, apply the faults and queue it on the bus."""
+    def _answer(
+        self,
+        bus: Bus,
+        oid: int,
+        payload: bytes,
+        address: int | None,
+        direct: Collection[Connection] = (),
+        source: Connection | None = None,
+        periodic: bool = False,
+        portal: bool = False,
+    ) -> None:
+        """Build an answer, apply the faults and queue it on the bus (see :class:`Pending` for ``direct``)."""
         faults = self.faults
         rng = self._rng
         counters = self.counters
@@ -566,20 +531,22 @@ class Simulator:
             data = cached
         if periodic:
             counters.periodic_answers += 1
-        entry = _Pending(data)
+        elif portal:
+            counters.portal_answers += 1
+        entry = Pending(data, direct, source, counted=not portal)
         low, high = faults.latency
         if high > 0 and self._loop is not None:
             delay = rng.uniform(low, high)
             if delay > 0:
-                entry.timer = self._loop.call_later(delay, self._ready, bus, entry)
-        bus.pending.append(entry)
+                entry.timer = self._loop.call_later(delay, bus.ready, entry)
+        bus.queue(entry)
         if self._verbose:
             self._log_frame("*" if self._shared is not None else next(iter(bus.conns), None), "<", data)
         if faults.unsolicited and rng.random() < faults.unsolicited:
             counters.fault("unsolicited")
             info = self._unsolicited_oid(rng)
             extra = make_frame(Command.RESPONSE, info.object_id, self.devices[0].encode(info))
-            bus.pending.append(_Pending(extra, exposed=True))
+            bus.queue(Pending(extra, exposed=True))
 
     def _unsolicited_oid(self, rng: random.Random) -> ObjectInfo:
         """An OID that nobody asked for, so that its answer cannot pass for the answer to a request."""
@@ -593,7 +560,7 @@ class Simulator:
             ] or list(_UNSOLICITED)
         return candidates[rng.randrange(len(candidates))]
 
-    def _interrupt(self, bus: _Bus) -> None:
+    def _interrupt(self, bus: Bus) -> None:
         """A request arrived: answers still being prepared may be cut off (they go out cut, in their turn)."""
         rate = self.faults.interrupt
         rng = self._rng
@@ -609,32 +576,6 @@ class Simulator:
                     entry.timer.cancel()
                     entry.timer = None
 
-    def _ready(self, bus: _Bus, entry: _Pending) -> None:
-        """The latency of ``entry`` has passed."""
-        entry.timer = None
-        self._flush(bus)
-
-    def _flush(self, bus: _Bus) -> None:
-        """Send the ready answers at the head of the queue (an answer waits for those queued before it)."""
-        pending = bus.pending
-        if not pending or pending[0].timer is not None:
-            return
-        if len(pending) == 1:  # the usual case: one answer, no latency
-            entry = pending.pop()
-            self._send(bus, entry.data, 0 if entry.cut else 1)
-            return
-        n = 0
-        while n < len(pending) and pending[n].timer is None:
-            n += 1
-        ready = pending[:n]
-        del pending[:n]
-        self._send(bus, b"".join(e.data for e in ready), sum(not e.cut for e in ready))
-
-    def _send(self, bus: _Bus, data: bytes, answers: int = 1) -> None:
-        self.counters.answers += answers
-        for conn in list(bus.conns):
-            conn.send(data)
-
     # -- logging ---------------------------------------------------------------------------------
 
     def _log_frame(self, peer: Any, direction: str, frame: Frame | bytes) -> None:
@@ -649,11 +590,12 @@ class Simulator:
             event = frame
         d = describe_event(event)  # type: ignore[arg-type]
         stamp = datetime.fromtimestamp(self.clock.now(), UTC).strftime("%H:%M:%S.%f")[:-3]
-        who = peer.peer if isinstance(peer, _Connection) else str(peer)
+        who = peer.peer if isinstance(peer, Connection) else str(peer)
         name = d.name or (f"0x{d.object_id:08X}" if d.object_id is not None else "")
         address = f" @0x{d.address:08X}" if d.address is not None else ""
         flags = f" [{', '.join(d.flags)}]" if d.flags else ""
-        log.info("%s %s %s %s%s %s %s%s", stamp, who, direction, d.command or d.kind, address, name, d.text, flags)
+        text = f" {d.text}" if d.text else ""
+        log.info("%s %s %s %s%s %s%s%s", stamp, who, direction, d.command or d.kind, address, name, text, flags)
 
 
 class SimulatorThread:
@@ -661,11 +603,13 @@ class SimulatorThread:
 
     ``with SimulatorThread(port=0, seed=1, faults="ideal") as sim:`` — the same arguments as
     :class:`Simulator`; ``sim.port``, ``sim.model``, ``sim.counters``, ``sim.set_silent()``,
-    ``sim.restart()``, ``sim.drop_connections()``, ``sim.stop()``.
+    ``sim.restart()``, ``sim.drop_connections()``, ``sim.stop()``. ``loop_factory`` (keyword only)
+    makes the thread's event loop, e.g. ``uvloop.new_event_loop``; default: asyncio's own.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None, **kwargs: Any) -> None:
         self.simulator = Simulator(**kwargs)
+        self._loop_factory = loop_factory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -726,7 +670,8 @@ class SimulatorThread:
             finally:
                 await self.simulator.stop()
 
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=self._loop_factory) as runner:
+            runner.run(main())
 
     def call(self, func: Callable[[], Any]) -> Any:
         """Run ``func`` on the simulator's event loop and return its result (a coroutine is awaited)."""

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .._common import EXIT_BAD_INPUT, CliError, emit, output_format_options
+from .._common import EXIT_BAD_INPUT, CliError, emit, output_format_options, people_text
 
 _SEPARATORS = re.compile(r"[\s:,]|0x", re.IGNORECASE)
 
@@ -26,7 +26,7 @@ def _parse_hex(parts: tuple[str, ...]) -> bytes:
 @click.command()
 @click.argument("hexdata", nargs=-1, required=True)
 @click.option("--noise", is_flag=True, help="Also list the bytes between frames.")
-@output_format_options("table", "json")
+@output_format_options("json")
 def decode(hexdata: tuple[str, ...], noise: bool, fmt: str) -> None:
     """Decode bytes captured from the wire (hex; '-' reads it from stdin) into frames.
 
@@ -49,12 +49,13 @@ def decode(hexdata: tuple[str, ...], noise: bool, fmt: str) -> None:
         d = describe_event(event)
         row = d.as_dict()
         row["value"] = d.text if fmt == "table" else row["value"]
-        row["flags"] = ", ".join(d.flags) if fmt == "table" else row["flags"]
+        flags = [people_text(flag) for flag in d.flags]
+        row["flags"] = ", ".join(flags) if fmt == "table" else flags
         rows.append(row)
     if fmt == "table" and not rows:
         click.echo("no frames", err=True)
         return
-    emit(rows, ["offset", "kind", "command", "id", "name", "value", "flags"], fmt)
+    emit(rows, ["offset", "kind", "command", "id", "name", "value", "flags"], fmt, flexible=("flags", "value"))
 
 
 COMMANDS = [decode]

@@ -15,8 +15,10 @@ from .._device import (
     DeviceSpec,
     check_output,
     device_options,
+    listed,
     open_client,
     progress,
+    sent_summary,
     worst_exit_code,
     write_output,
 )
@@ -66,7 +68,7 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
 
     The snapshot is {"rctclient_snapshot": 1, "taken_at": ..., "values": {name: value}}; time
     series, the event table and structured values are left out (see --all). Values the device does
-    not answer are listed under "missing" and on stderr. Progress goes to stderr.
+    not answer are listed under "missing" (and named on stderr). Progress goes to stderr.
 
     \b
     Examples:
@@ -76,12 +78,13 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
     """
     from ...describe import jsonable  # noqa: PLC0415
     from ...exceptions import RctConnectionError, RctTimeout  # noqa: PLC0415
+    from ...registry import natural_key  # noqa: PLC0415
 
     check_output(output)
     plain, other = dump_oids(include_other)
     wanted = plain + other
     values: dict[str, Any] = {}
-    missing: dict[str, str] = {}
+    missing: list[str] = []
     started = time.monotonic()
     with open_client(device) as client:
         taken_at = datetime.now().astimezone()
@@ -95,11 +98,11 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
                     # not one of BATCH values: the device is gone (or silent); the rest would only wait too
                     raise CliError(
                         f"{device.label} stopped answering after {len(values)} of {len(wanted)} values"
-                        f" ({next(iter(result.errors.values()))}); nothing written",
+                        f"{sent_summary(client.stats)}; nothing written",
                         worst_exit_code(result.errors.values()),
                     )
                 values.update(result.values)
-                missing.update({name: str(error) for name, error in result.errors.items()})
+                missing.extend(result.errors)
                 advance(len(batch))
     plain_names = {info.name for info in plain}
     snapshot: dict[str, Any] = {
@@ -113,16 +116,15 @@ def dump(device: DeviceSpec, output: str | None, include_other: bool) -> None:
     not_finite = sorted(n for n, v in values.items() if n in plain_names and not _finite(v))
     if not_finite:  # NaN and infinities are no JSON numbers: named, not stored
         snapshot["not_finite"] = not_finite
+    names = sorted(missing, key=natural_key)
     if missing:
-        snapshot["missing"] = sorted(missing)
+        snapshot["missing"] = names
     write_output(output, json.dumps(snapshot, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
     elapsed = time.monotonic() - started
-    for name, error in sorted(missing.items()):
-        click.echo(f"warning: {name}: {error}", err=True)
     where = f" to {output}" if output and output != "-" else ""
     click.echo(
         f"dumped {len(values)} of {len(wanted)} values{where} in {elapsed:.1f} s"
-        + (f"; {len(missing)} did not answer" if missing else ""),
+        + (f"; {len(missing)} did not answer (listed under 'missing'): {listed(names)}" if missing else ""),
         err=True,
     )
 

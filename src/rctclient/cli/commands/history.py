@@ -12,18 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, complete_oid_name, emit
+from .._common import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_NOT_FOUND, CliError, emit
 from .._common import output_format_options as _formats
-from .._device import (
-    DeviceSpec,
-    check_output,
-    device_options,
-    open_client,
-    parse_time,
-    parse_tz,
-    progress,
-    write_output,
-)
+from .._device import DeviceSpec, check_output, device_options, open_client, progress, write_output
+from .._parse import parse_time, parse_tz
 
 if TYPE_CHECKING:
     from ...registry import ObjectInfo
@@ -38,6 +30,23 @@ PLOT_EXTRA = "plot"
 MAX_STAMP = 2**31 - 1
 
 
+def _series_names() -> list[str]:
+    from ...registry import REGISTRY  # noqa: PLC0415
+
+    return [info.name for info in REGISTRY.all() if info.kind == "timeseries"]
+
+
+def _short(name: str) -> str:
+    """``logger.minutes_soc_log_ts`` -> ``minutes_soc`` (what may be typed instead)."""
+    return name.removeprefix("logger.").removesuffix("_log_ts")
+
+
+def complete_series(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of time series names, long (``logger.minutes_soc_log_ts``) and short (``minutes_soc``)."""
+    names = _series_names()
+    return sorted({n for n in names + [_short(n) for n in names] if n.startswith(incomplete)})
+
+
 def _series(name: str) -> ObjectInfo:
     """A time series OID by name; ``minutes_soc`` and ``minutes_soc_log_ts`` mean ``logger.minutes_soc_log_ts``."""
     from ...registry import REGISTRY  # noqa: PLC0415
@@ -47,6 +56,10 @@ def _series(name: str) -> ObjectInfo:
         if name not in REGISTRY and candidate in REGISTRY:
             name = candidate
             break
+    if name not in REGISTRY and not name.lower().startswith("0x"):
+        close = REGISTRY.suggest(name, names=_series_names())
+        hint = f"; did you mean {', '.join(_short(n) for n in close)}?" if close else ""
+        raise CliError(f"unknown time series {name!r}{hint} (see 'rctclient registry search _log_ts')", EXIT_NOT_FOUND)
     info: ObjectInfo = resolve_oid(name)
     if info.kind != "timeseries":
         raise CliError(
@@ -114,14 +127,26 @@ def render_json(points: list[TimeseriesPoint], info: ObjectInfo, start: datetime
     return json.dumps(out, indent=1, ensure_ascii=False) + "\n"
 
 
+def plot_axis(info: ObjectInfo) -> tuple[float, str]:
+    """The factor and the label of the y axis: fractions (SOC values, 0..1 on the wire) in %, the rest in their unit."""
+    from .._format import is_fraction  # noqa: PLC0415
+
+    if is_fraction(info):
+        return 100.0, "%"
+    if info.unit == "Wh":
+        return 0.001, "kWh"
+    return 1.0, info.unit or ""
+
+
 def _plot(points: list[TimeseriesPoint], info: ObjectInfo, tz: tzinfo, path: str) -> None:
     matplotlib: Any = importlib.import_module("matplotlib")
     matplotlib.use("Agg")
     pyplot: Any = importlib.import_module("matplotlib.pyplot")
+    factor, label = plot_axis(info)
     figure, axes = pyplot.subplots(figsize=(10, 4))
-    axes.plot([p.timestamp.astimezone(tz) for p in points], [p.value for p in points])
+    axes.plot([p.timestamp.astimezone(tz) for p in points], [p.value * factor for p in points])
     axes.set_title(f"{info.name}" + (f" ({info.description})" if info.description else ""))
-    axes.set_ylabel(info.unit or "")
+    axes.set_ylabel(label)
     axes.grid(True)
     figure.autofmt_xdate()
     try:
@@ -173,15 +198,23 @@ def fetch_history(
 
 @click.command()
 @device_options
-@click.argument("name", shell_complete=complete_oid_name)
+@click.argument("name", shell_complete=complete_series)
 @click.option("--from", "from_", default="24h", show_default=True, help="Start: ISO 8601, 'now' or a span ago (7d).")
 @click.option("--to", default="now", show_default=True, help="End (inclusive): ISO 8601, 'now' or a span ago.")
 @click.option(
     "--tz", "tz_name", help="Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
 )
-@click.option("--csv", "fmt", flag_value="csv", default=True, help="Output CSV (default).")
-@click.option("--json", "fmt", flag_value="json", help="Output a JSON object with the points.")
-@click.option("--influx", "fmt", flag_value="influx", help="Output InfluxDB line protocol (nanosecond timestamps).")
+@_formats(
+    "csv",
+    "json",
+    "influx",
+    default="csv",
+    texts={
+        "csv": "Output CSV (default).",
+        "json": "Output a JSON object with the points (on failure: an error object).",
+        "influx": "Output InfluxDB line protocol (nanosecond timestamps).",
+    },
+)
 @click.option(
     "--header",
     type=click.Choice(["simple", "influx2", "none"]),
@@ -210,8 +243,9 @@ def history(
 
     NAME is a logger.*_log_ts OID; the 'logger.' prefix and '_log_ts' suffix may be left out.
     Points come at the series' resolution (5 minutes, a day, a month, a year), oldest first,
-    once each. Timestamps are printed in --tz. A progress bar runs on stderr when it is a
-    terminal. --plot needs matplotlib (the 'plot' extra).
+    once each, at full precision. Timestamps are printed in --tz. A progress bar runs on stderr
+    when it is a terminal. --plot needs matplotlib (the 'plot' extra); fractions such as SOC are
+    drawn in %, energy in kWh.
 
     \b
     Examples:
@@ -251,39 +285,66 @@ def history(
 @click.option(
     "--tz", "tz_name", help="Time zone of naive times and of the output (Europe/Berlin); default: this computer's."
 )
-@_formats("table", "json", "csv")
+@_formats("json", "csv")
 def events(device: DeviceSpec, from_: str, to: str, tz_name: str | None, fmt: str) -> None:
     """List the entries of the inverter's event table between --from and --to (default: the last 30 days).
 
-    Each entry has a type (a letter), a time and three raw elements; where an entry refers to a
-    fault bit its description is shown.
+    Each entry has a type, a time and three raw elements. The types: F a fault, W a warning, S a
+    status change (other types are shown as their letter). The vendor does not document the
+    elements: one that holds a time after the entry's is shown as the time the event ended (with
+    how long it lasted), a fault bit with the fault's description, the rest in hex. --json and
+    --csv have the raw elements too.
 
     \b
     Examples:
       rctclient events --simulate
       rctclient events -h 192.168.0.10 --from 2024-06-01 --to 2024-07-01 --csv
     """
+    from .._events import ENTRY_TYPES, entry_elements, entry_end, entry_type  # noqa: PLC0415
+    from .._format import duration  # noqa: PLC0415
+
     start, end, tz = _range(from_, to, tz_name)
     with open_client(device) as client:
         entries = client.events(start, end, tz=tz)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in entries:
+        ended = entry_end(e)
+        char = chr(e.entry_type) if 32 < e.entry_type < 127 else None
+        seconds = None if ended is None else round((ended - e.timestamp).total_seconds())
+        if fmt == "table":  # for people: times to the second in --tz, the type named, elements explained
+            rows.append(
+                {
+                    "time": f"{e.timestamp.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+                    "type": entry_type(e.entry_type),
+                    "ended": None if ended is None else f"{ended.astimezone(tz):%Y-%m-%d %H:%M:%S}",
+                    "lasted": None if seconds is None else duration(seconds),
+                    "elements": entry_elements(e, ended),
+                    "faults": "; ".join(f.description for f in e.faults),
+                }
+            )
+            continue
+        faults: Any = [{"bit": f.bit, "description": f.description} for f in e.faults]
         rows.append(
             {
                 "time": e.timestamp.astimezone(tz).isoformat(),
-                "type": chr(e.entry_type) if 32 < e.entry_type < 127 else f"0x{e.entry_type:02x}",
+                "type": char or e.entry_type,
+                "type_name": ENTRY_TYPES.get(char or ""),
+                "ended": None if ended is None else ended.astimezone(tz).isoformat(),
+                "duration_s": seconds,
                 "element2": e.element2,
                 "element3": e.element3,
                 "element4": e.element4,
-                "faults": "; ".join(f.description for f in e.faults)
-                if fmt != "json"
-                else [{"bit": f.bit, "description": f.description} for f in e.faults],
+                "faults": faults if fmt == "json" else "; ".join(f["description"] for f in faults),
             }
         )
     if fmt == "table" and not rows:
         click.echo(f"no events between {start.isoformat()} and {end.isoformat()}", err=True)
         return
-    emit(rows, ["time", "type", "element2", "element3", "element4", "faults"], fmt)
+    if fmt == "table":
+        emit(rows, ["time", "type", "ended", "lasted", "elements", "faults"], fmt, flexible=("faults",))
+    else:
+        columns = ["time", "type", "type_name", "ended", "duration_s", "element2", "element3", "element4", "faults"]
+        emit(rows, columns, fmt)
 
 
 COMMANDS = [history, events]

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._common import EXIT_BAD_INPUT, EXIT_NOT_FOUND, CliError, complete_oid_name, emit, output_format_options
-from .._device import DeviceSpec, device_options, open_client, parse_tz, worst_exit_code
+from .._common import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    CliError,
+    complete_oid_name,
+    emit,
+    output_format_options,
+)
+from .._device import DeviceSpec, describe_error, device_options, failed_values, open_client
+from .._events import entry_elements, entry_end, entry_type
+from .._format import detail_lines, display, is_fraction
+from .._parse import parse_tz
+from .._table import clip, terminal_width
+from .._watch import Refresh, watch, watch_option
 
 if TYPE_CHECKING:
     from ...client import Client
+    from ...protocol import ReadManyResult
     from ...registry import ObjectInfo
 
 #: How far back ``read-value`` shows the event table.
@@ -37,7 +53,9 @@ def _resolve_id(object_id: int) -> ObjectInfo:
     try:
         return REGISTRY.resolve(object_id)
     except KeyError:
-        raise CliError(f"unknown object ID 0x{object_id:08X}", EXIT_NOT_FOUND) from None
+        raise CliError(
+            f"unknown object ID 0x{object_id:08X} (see 'rctclient registry search' for the known ones)", EXIT_NOT_FOUND
+        ) from None
 
 
 def plain_text(value: Any) -> str:
@@ -54,14 +72,8 @@ def plain_text(value: Any) -> str:
 
 
 def value_text(value: Any, info: ObjectInfo) -> str:
-    """A value for people: with unit, enum label, SOC fractions as %, structures as compact JSON."""
-    from dataclasses import is_dataclass  # noqa: PLC0415
-
-    from ...describe import format_value  # noqa: PLC0415
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return plain_text(value)
-    return format_value(value, info)
+    """A value at full precision, for people: with unit, enum label, fractions with their percentage."""
+    return display(value, info, raw=True)
 
 
 def _query(client: Client, info: ObjectInfo, kind: str) -> Any:
@@ -81,12 +93,12 @@ def _series_lines(value: Any, kind: str, info: ObjectInfo) -> list[str]:
         return [f"{p.timestamp.astimezone(tz).isoformat()} {value_text(p.value, info)}" for p in value]
     lines = []
     for e in value:
-        kind_char = chr(e.entry_type) if 32 < e.entry_type < 127 else f"0x{e.entry_type:02x}"
-        elements = " ".join("-" if x is None else f"0x{x:x}" for x in (e.element2, e.element3, e.element4))
+        end = entry_end(e)
+        until = f" until {end.astimezone(tz).isoformat()}" if end is not None else ""
+        elements = entry_elements(e, end)
         faults = "; ".join(f.description for f in e.faults)
-        lines.append(
-            f"{e.timestamp.astimezone(tz).isoformat()} {kind_char} {elements}{'  ' + faults if faults else ''}"
-        )
+        extra = "  ".join(part for part in (elements, faults) if part)
+        lines.append(f"{e.timestamp.astimezone(tz).isoformat()} {entry_type(e.entry_type)}{until}  {extra}".rstrip())
     return lines
 
 
@@ -95,26 +107,32 @@ def _series_lines(value: Any, kind: str, info: ObjectInfo) -> list[str]:
 @click.option("-i", "--id", "oid_id", help="Object ID to read, in hex (0x959930BF).")
 @click.option("-n", "--name", "oid_name", shell_complete=complete_oid_name, help="OID name to read (battery.soc).")
 @click.option(
-    "-v", "--verbose", is_flag=True, help="One line: index, id, name, description, value, unit (else the bare value)."
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="One line: index, id, name, description, value (enum label, %), unit (else the bare value).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Output a JSON object with the value and what it is.")
-def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, verbose: bool, as_json: bool) -> None:
+@output_format_options("json", texts={"json": "Output a JSON object with the value and what it is."})
+def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, verbose: bool, fmt: str) -> None:
     """Read one value from the inverter and print it.
 
-    Without --verbose only the value is printed, for scripts. Time series show their last points
-    and the event table its entries of the last 30 days (queried with the current time).
+    Without --verbose only the value is printed, at full precision, as the original tool did (for
+    scripts). Time series show their last points and the event table its entries of the last 30
+    days (queried with the current time). With --debug (-d) the bytes received and the frame are
+    logged on stderr, in hex.
 
     \b
     Examples:
       rctclient read-value --simulate -n battery.soc -v
       rctclient read-value --host 192.168.0.10 --id 0x959930BF
       rctclient read-value -h inverter -n logger.minutes_soc_log_ts
+      rctclient read-value -h inverter -n battery.soc --debug 2>&1 | grep 'Got frame'
     """
     from ...describe import jsonable  # noqa: PLC0415
     from ...registry import REGISTRY  # noqa: PLC0415
 
     if (oid_id is None) == (oid_name is None):
-        raise click.UsageError("give exactly one of --id and --name")
+        raise CliError("give exactly one of --id and --name", EXIT_USAGE)
     if oid_name is not None:
         from .._common import resolve_oid  # noqa: PLC0415
 
@@ -126,7 +144,7 @@ def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, ver
     with open_client(device) as client:
         value = _query(client, info, kind) if kind in ("timeseries", "events") else client.read(info)
     series = kind in ("timeseries", "events")
-    if as_json:
+    if fmt == "json":
         out = {
             "index": info.index,
             "id": f"0x{info.object_id:08X}",
@@ -136,21 +154,30 @@ def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, ver
             "value": jsonable(value),
         }
         if not series:
-            out["text"] = value_text(value, info)
+            out["text"] = display(value, info)
         click.echo(json.dumps(out, ensure_ascii=False, indent=None if not series else 2))
         return
     lines = _series_lines(value, kind, info) if series else []
     if verbose:
         description = info.description or ""
         unit = info.unit or ""
+        details: list[str] = []
         if series:
             shown, unit = f"{len(value)} {'points' if kind == 'timeseries' else 'entries'}", ""
-        elif unit == "%" and isinstance(value, float):
-            shown, unit = value_text(value, info), ""  # SOC-like fractions: 0.53 (53.0 %)
+        elif kind == "composite":
+            shown, unit = display(value, info), ""
+            details = ["  " + line for line in detail_lines(value, info)]
+        elif info.enum_map or (isinstance(value, float) and is_fraction(info)):
+            shown, unit = value_text(value, info), ""  # 4 (Internal); SOC-like fractions: 0.53 (53.0 %)
         else:
             shown = plain_text(value)
-        name = f"{info.name:{REGISTRY.name_max_length()}}"
-        click.echo(f"#{info.index:3} 0x{info.object_id:08X} {name} {description:75} {shown} {unit}".rstrip())
+        # the original tool's columns; the description gives way when the line would not fit
+        base = f"#{info.index:3} 0x{info.object_id:08X} {info.name:{REGISTRY.name_max_length()}} "
+        tail = f" {shown} {unit}".rstrip()
+        room = max(10, terminal_width() - len(base) - len(tail))
+        click.echo(f"{base}{clip(description, room):{min(75, room)}}{tail}")
+        for line in details:
+            click.echo(line)
     if series:
         for line in lines:
             click.echo(line)
@@ -159,7 +186,7 @@ def read_value(device: DeviceSpec, oid_id: str | None, oid_name: str | None, ver
 
 
 def _expand(patterns: tuple[str, ...]) -> tuple[list[ObjectInfo], int]:
-    """The OIDs named by names, ids, globs and group names (in the order given); and how many were skipped."""
+    """The OIDs named by names, ids, globs and group names; and how many were skipped."""
     from ...registry import REGISTRY  # noqa: PLC0415
     from ...types import ObjectGroup  # noqa: PLC0415
     from .._common import resolve_oid  # noqa: PLC0415
@@ -183,7 +210,9 @@ def _expand(patterns: tuple[str, ...]) -> tuple[list[ObjectInfo], int]:
         if "*" in pattern or "?" in pattern:
             matches = REGISTRY.glob(pattern)
             if not matches:
-                raise CliError(f"no OID name matches {pattern!r}", EXIT_NOT_FOUND)
+                close = REGISTRY.suggest(pattern.replace("*", "").replace("?", ""))
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise CliError(f"no OID name matches {pattern!r}{hint}", EXIT_NOT_FOUND)
         elif pattern.lower() in groups:
             matches = REGISTRY.by_group(pattern)
         else:
@@ -197,33 +226,11 @@ def _expand(patterns: tuple[str, ...]) -> tuple[list[ObjectInfo], int]:
     return list(dict.fromkeys(chosen)), skipped
 
 
-@click.command()
-@device_options
-@click.argument("oids", nargs=-1, required=True, shell_complete=complete_oid_name)
-@output_format_options("table", "json", "csv")
-def read(device: DeviceSpec, oids: tuple[str, ...], fmt: str) -> None:
-    """Read many values at once: OID names, ids, globs (* and ?) or group names.
-
-    The values are requested together (pipelined), which is much faster than one by one. Time
-    series and the event table are left out of globs and groups (see 'history' and 'events').
-    If any value cannot be read, those are listed on stderr and the exit code is not 0.
-
-    \b
-    Examples:
-      rctclient read --simulate battery.soc g_sync.p_ac_load_sum_lp
-      rctclient read -h 192.168.0.10 'battery.*' --json
-      rctclient read -h inverter power_mng --csv > power_mng.csv
-      rctclient read -h inverter 'fault[*].flt'
-    """
+def _rows(
+    infos: list[ObjectInfo], result: ReadManyResult, fmt: str, raw: bool, device: DeviceSpec
+) -> list[dict[str, Any]]:
     from ...describe import jsonable  # noqa: PLC0415
 
-    infos, skipped = _expand(oids)
-    if skipped:
-        click.echo(f"note: left out {skipped} time series / event table OIDs (see 'rctclient history')", err=True)
-    if not infos:
-        raise CliError("nothing to read", EXIT_NOT_FOUND)
-    with open_client(device) as client:
-        result = client.read_many(infos)
     rows = []
     for info in infos:
         row: dict[str, Any] = {
@@ -234,28 +241,131 @@ def read(device: DeviceSpec, oids: tuple[str, ...], fmt: str) -> None:
         }
         if info.name in result.values:
             value = result.values[info.name]
-            row["value"] = jsonable(value) if fmt != "table" else value_text(value, info)
-            row["text"] = value_text(value, info)
+            row["text"] = display(value, info, raw=raw)
+            row["value"] = row["text"] if fmt == "table" else jsonable(value)
             row["error"] = None
         else:
-            error = result.errors[info.name]
-            row["value"] = None if fmt != "table" else "(failed)"
+            row["value"] = "n/a" if fmt == "table" else None
             row["text"] = None
-            row["error"] = str(error)
+            row["error"] = describe_error(result.errors[info.name], device)
         rows.append(row)
+    return rows
+
+
+@click.command()
+@device_options
+@click.argument("oids", nargs=-1, required=True, shell_complete=complete_oid_name)
+@click.option("--raw", is_flag=True, help="Values at full precision in the table (as in --json and --csv).")
+@click.option("-v", "--verbose", is_flag=True, help="Also the id of each OID, and composite values in full.")
+@watch_option("the values")
+@output_format_options("json", "csv")
+def read(
+    device: DeviceSpec,
+    oids: tuple[str, ...],
+    raw: bool,
+    verbose: bool,
+    interval: float | None,
+    count: int | None,
+    fmt: str,
+) -> None:
+    """Read many values at once: OID names, ids, globs (* and ?) or group names.
+
+    The values are requested together (pipelined), which is much faster than one by one, and
+    listed by name (fault[2] before fault[10]). The table rounds them for people (W to 1, V to
+    0.1, energy in kWh, fractions such as SOC in %) and summarises battery module structures
+    (in full with -v and --json); --raw, --json and --csv keep full precision.
+    Time series and the event table are left out of globs and groups (see 'history' and
+    'events'). Values that cannot be read are shown as n/a, one line on stderr says which, and
+    the exit code is then not 0.
+
+    \b
+    Examples:
+      rctclient read --simulate battery.soc g_sync.p_ac_load_sum_lp
+      rctclient read -h 192.168.0.10 'battery.*' --json
+      rctclient read -h inverter power_mng --csv > power_mng.csv
+      rctclient read -h inverter 'fault[*].flt'
+      rctclient read -h inverter battery.soc g_sync.p_acc_lp --watch 2
+    """
+    from ...registry import natural_key  # noqa: PLC0415
+
+    infos, skipped = _expand(oids)
+    if skipped:
+        click.echo(f"note: left out {skipped} time series / event table OIDs (see 'rctclient history')", err=True)
+    if not infos:
+        raise CliError("nothing to read", EXIT_NOT_FOUND)
+    infos.sort(key=lambda info: natural_key(info.name))
+    with open_client(device) as client:
+        if interval is not None:
+            last = watch(interval, count, _watcher(client, infos, device, fmt, raw))
+            if last is not None:
+                last.shown = True  # at its refresh already
+                raise last
+            return
+        result = client.read_many(infos)
+        error = failed_values(result.errors, len(infos), device, client.stats) if result.errors else None
+    if error is not None and not result.values:
+        raise error  # nothing came: one line says it
+    rows = _rows(infos, result, fmt, raw, device)
     if fmt == "table":
-        emit(rows, ["name", "value", "description"], fmt)
+        columns = ["name", "id", "value", "description"] if verbose else ["name", "value", "description"]
+        emit(rows, columns, fmt, flexible=("description", "value"))
+        if verbose:
+            _details(infos, result)
     else:
         emit(rows, ["name", "id", "value", "unit", "text", "description", "error"], fmt)
-    if result.errors:
-        for name, error in result.errors.items():
-            click.echo(f"Error: {name}: {error}", err=True)
-        failed = list(result.errors)
-        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
-        raise CliError(
-            f"{len(failed)} of {len(infos)} values could not be read from {device.label}: {shown}",
-            worst_exit_code(result.errors.values()),
-        )
+    if error is not None:
+        error.reported = True  # the rows say which failed
+        raise error
+
+
+def _details(infos: list[ObjectInfo], result: ReadManyResult) -> None:
+    """Composite values in full, after the table (-v)."""
+    for info in infos:
+        if info.kind == "composite" and info.name in result.values:
+            click.echo(f"\n{info.name}:")
+            for line in detail_lines(result.values[info.name], info):
+                click.echo(f"  {line}")
+
+
+def _watcher(client: Client, infos: list[ObjectInfo], device: DeviceSpec, fmt: str, raw: bool) -> Any:
+    """The refresh of ``read --watch``: the table on a terminal; a line, a JSON object or a CSV row per refresh."""
+    from ...describe import jsonable  # noqa: PLC0415
+    from .._table import render  # noqa: PLC0415
+
+    header_done = False
+    width = terminal_width()
+
+    def refresh() -> Refresh:
+        nonlocal header_done
+        result = client.read_many(infos)
+        taken = datetime.now(UTC).astimezone()
+        error = failed_values(result.errors, len(infos), device, client.stats) if result.errors else None
+        stamp = f"{taken:%Y-%m-%d %H:%M:%S}"
+        if fmt == "json":
+            obj = {
+                "taken_at": taken.isoformat(timespec="seconds"),
+                "values": {i.name: jsonable(result.values[i.name]) for i in infos if i.name in result.values},
+                "errors": {name: describe_error(exc, device) for name, exc in result.errors.items()},
+            }
+            text = json.dumps(obj, ensure_ascii=False)
+            return Refresh([text], text, error)
+        texts = [display(result.values[i.name], i, raw=raw) if i.name in result.values else "n/a" for i in infos]
+        if fmt == "csv":
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="")
+            if not header_done:
+                writer.writerow(["time", *(i.name for i in infos)])
+                buf.write("\n")
+                header_done = True
+            values = [str(jsonable(result.values[i.name])) if i.name in result.values else "" for i in infos]
+            writer.writerow([taken.isoformat(timespec="seconds"), *values])
+            return Refresh(buf.getvalue().splitlines(), buf.getvalue(), error)
+        rows = [[i.name, text, i.description or ""] for i, text in zip(infos, texts, strict=True)]
+        screen = [f"{stamp}  {device.label}", "", *render(["name", "value", "description"], rows, width, [2, 1])]
+        line = clip(f"{stamp}  " + "  ".join(f"{i.name} {text}" for i, text in zip(infos, texts, strict=True)), width)
+        return Refresh(screen, line, error)
+
+    return refresh
 
 
 COMMANDS = [read_value, read]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -30,16 +31,16 @@ def registry() -> None:
 
 @registry.command(name="list")
 @click.option("-g", "--group", help="Only this group (e.g. battery, energy, power_mng).")
-@output_format_options("table", "json", "csv")
+@output_format_options("json", "csv")
 def list_(group: str | None, fmt: str) -> None:
-    """List every known OID, sorted by id.
+    """List every known OID, sorted by name (fault[2] before fault[10]).
 
     \b
     Examples:
       rctclient registry list --group battery
       rctclient registry list --csv > oids.csv
     """
-    from ...registry import REGISTRY  # noqa: PLC0415
+    from ...registry import REGISTRY, natural_key  # noqa: PLC0415
 
     if group:
         try:
@@ -51,31 +52,40 @@ def list_(group: str | None, fmt: str) -> None:
             raise CliError(f"unknown group {group!r}; known groups: {known}", EXIT_NOT_FOUND) from None
     else:
         infos = REGISTRY.all()
+    infos.sort(key=lambda info: natural_key(info.name))
     emit([_row(i) for i in infos], _COLUMNS, fmt)
 
 
 @registry.command()
 @click.argument("text")
-@output_format_options("table", "json", "csv")
+@output_format_options("json", "csv")
 def search(text: str, fmt: str) -> None:
     """Find OIDs by a part of their name or description, or by a name pattern with * and ?.
+
+    The best matches come first: the name itself, a part of a name (soc: battery.soc), the start
+    of a name or part, a name containing TEXT, then descriptions. Patterns list by name.
 
     \b
     Examples:
       rctclient registry search soc
       rctclient registry search 'battery.module_*'
     """
-    from ...registry import REGISTRY  # noqa: PLC0415
+    from ...registry import REGISTRY, natural_key  # noqa: PLC0415
 
-    infos = REGISTRY.glob(text) if any(c in text for c in "*?") else REGISTRY.search(text)
+    if any(c in text for c in "*?"):
+        infos = sorted(REGISTRY.glob(text), key=lambda info: natural_key(info.name))
+    else:
+        infos = REGISTRY.search(text, by_relevance=True)
     if not infos:
-        raise CliError(f"nothing matches {text!r}", EXIT_NOT_FOUND)
+        close = REGISTRY.suggest(text.replace("*", "").replace("?", ""))
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise CliError(f"nothing matches {text!r}{hint}", EXIT_NOT_FOUND)
     emit([_row(i) for i in infos], _COLUMNS, fmt)
 
 
 @registry.command()
 @click.argument("oid", shell_complete=complete_oid_name)
-@output_format_options("table", "json")
+@output_format_options("json")
 def show(oid: str, fmt: str) -> None:
     """Show everything known about one OID (by name or by id such as 0x959930BF).
 
@@ -90,7 +100,7 @@ def show(oid: str, fmt: str) -> None:
     if info.enum_map:
         row["enum"] = {str(k): v for k, v in sorted(info.enum_map.items())}
     if fmt == "json":
-        emit([row], list(row), "json")
+        click.echo(json.dumps(row, indent=2, ensure_ascii=False))
         return
     for key, value in row.items():
         if key == "enum":

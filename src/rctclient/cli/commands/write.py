@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._common import EXIT_BAD_INPUT, CliError, complete_oid_name, resolve_oid
-from .._device import DeviceSpec, cli_errors, device_options, offline_client, open_client
+from .._device import DeviceSpec, cli_errors, device_options, open_client
 from .read import value_text
 
 if TYPE_CHECKING:
@@ -66,14 +66,15 @@ def write_value(device: DeviceSpec, name: str, value: str, yes: bool, dry_run: b
       rctclient write-value --dry-run power_mng.use_grid_power_enable on
     """
     from ...exceptions import UnsafeWrite, WriteOutOfBounds  # noqa: PLC0415
-    from ...protocol import parse_value  # noqa: PLC0415
+    from ...protocol import prepare_write  # noqa: PLC0415
+    from .._parse import parse_value  # noqa: PLC0415
 
-    info: ObjectInfo = resolve_oid(name)
+    info = resolve_oid(name)
     with cli_errors(device):
         parsed = parse_value(info, value)
         try:
             # checks the allow-list and the bounds before anything goes on the wire
-            plan = offline_client(device).write(info, parsed, force=force, dry_run=True)
+            plan = prepare_write(info, parsed, force=force)
         except UnsafeWrite as exc:
             if isinstance(exc, WriteOutOfBounds):
                 raise
