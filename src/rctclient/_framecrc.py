@@ -22,9 +22,22 @@ from array import array
 from binascii import crc_hqx
 from typing import Final
 
-__all__ = ["IN_USE", "ODD_END_HI", "ODD_END_LO", "PrefixCRC", "calculated_crc", "crc_ok", "shift"]
+__all__ = [
+    "IN_USE",
+    "ODD_END_HI",
+    "ODD_END_LO",
+    "SHORT_SPAN",
+    "PrefixCRC",
+    "SlidingCRC",
+    "calculated_crc",
+    "crc_ok",
+    "shift",
+]
 
 INIT: Final = 0xFFFF
+#: Frame bodies up to this length are checked by running ``crc_hqx`` over them; longer ones in
+#: constant time from prefix CRCs.
+SHORT_SPAN: Final = 256
 
 
 def _odd_tables() -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -225,3 +238,53 @@ class PrefixCRC:
         """:func:`calculated_crc` of ``seq[a:b]`` (a frame body, command to CRC): compare it with the last two bytes."""
         crc = self.span(data, base, a, b - 2)
         return crc_hqx(b"\x00", crc) if (b - a) & 1 else crc
+
+
+class SlidingCRC:
+    """The CRC that frame bodies should end with, asked for one frame start after another.
+
+    A flood of overlapping frame starts puts one at every other byte, and when they all promise the
+    same length (what makes a flood cheap to send) the body moves forward a few bytes at a time. Its
+    CRC then follows from the last one: ``crc(0, X[a':b']) = crc(crc(0, X[a:b]), X[b:b']) ^
+    shift(crc(0, X[a:a']), b - a)``, two ``crc_hqx`` calls over the few bytes gained and dropped and
+    the shift tables for that length, looked up once per length. Other bodies: up to ``SHORT_SPAN``
+    bytes by ``crc_hqx`` over them, longer ones from the prefix CRCs (constant time).
+
+    Positions are absolute, as in :class:`PrefixCRC` (``data[0]`` is at ``base``), over the sequence
+    that ``prefix`` keeps values of.
+    """
+
+    __slots__ = ("_a", "_b", "_from0", "_init", "_m", "_prefix", "_steps")
+
+    def __init__(self, prefix: PrefixCRC) -> None:
+        self._prefix = prefix
+        self._m = -1  # the length of the last long body
+        self._a = self._b = self._from0 = self._init = 0  # its span, its CRC from 0, shift(INIT, m)
+        self._steps: tuple[list[int], ...] = ()  # the shift tables for m: three (hi, lo) pairs
+
+    def calculated(self, data: bytes | bytearray, base: int, a: int, b: int) -> int:
+        """:func:`calculated_crc` of a body ``seq[a:b]`` (command to payload, without its CRC)."""
+        m = b - a
+        if m <= SHORT_SPAN:
+            crc = crc_hqx(data[a - base : b - base], INIT)
+        else:
+            last = self._a
+            if m == self._m and base <= last <= a <= last + _STEP:  # (beyond a step, a span costs less)
+                h0, l0, h1, l1, h2, l2 = self._steps
+                v = crc_hqx(data[last - base : a - base], 0)
+                v = h0[v >> 8] ^ l0[v & 0xFF]
+                v = h1[v >> 8] ^ l1[v & 0xFF]
+                from0 = crc_hqx(data[self._b - base : b - base], self._from0) ^ h2[v >> 8] ^ l2[v & 0xFF]
+            else:
+                from0 = self._prefix.span(data, base, a, b, 0)
+                if m != self._m:
+                    self._m = m
+                    self._init = shift(INIT, m)
+                    t0, t1, t2 = _layers()
+                    n = m % _PERIOD
+                    self._steps = (*t0[n & 31], *t1[(n >> 5) & 31], *t2[n >> 10])
+            self._a = a
+            self._b = b
+            self._from0 = from0
+            crc = from0 ^ self._init
+        return crc_hqx(b"\x00", crc) if m & 1 else crc

@@ -25,7 +25,7 @@ from bisect import bisect_left, bisect_right
 from typing import Final, NamedTuple
 
 from ._framebuffer import StreamBuffer, Unescaped
-from ._framecrc import PrefixCRC, calculated_crc, crc_ok
+from ._framecrc import SHORT_SPAN, PrefixCRC, calculated_crc, crc_ok
 from .types import Command
 
 __all__ = [
@@ -52,9 +52,6 @@ ESCAPE_TOKEN: Final = 0x2D  # '-'
 EXTENSION_LENGTH: Final = 3
 #: Largest payload any frame can carry (2-byte length field minus the object ID).
 MAX_PAYLOAD_LONG: Final = 0xFFFF - 4
-#: Frame bodies up to this length are checked by running ``crc_hqx`` over them; longer ones in
-#: constant time from prefix CRCs (see ``_framecrc``).
-SHORT_SPAN: Final = 256
 
 _unpack_u32 = struct.Struct(">I").unpack_from
 _new = tuple.__new__  # a NamedTuple made without its keyword handling

@@ -51,20 +51,20 @@ from __future__ import annotations
 import re
 import struct
 from binascii import crc_hqx
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from enum import Enum
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
-from ._framebuffer import MAX_SPAN, StreamBuffer
-from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, PrefixCRC, calculated_crc, crc_ok, shift
+from ._framebuffer import MAX_SPAN, StreamBuffer, Unescaped
+from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, SHORT_SPAN, PrefixCRC, SlidingCRC, calculated_crc, crc_ok
 from ._frameparse import (
     COMMANDS,
     ESCAPE_TOKEN,
     EXTENSION_LENGTH,
     MAX_PAYLOAD_LONG,
-    SHORT_SPAN,
     START_TOKEN,
     Bad,
     BadLength,
@@ -671,9 +671,7 @@ class FrameDecoder:
         self._lookahead: _Lookahead | None = None
         self._pending: tuple[int, Open] | None = None  # the incomplete frame waited for, as last read
         self._run = (-1, 0)  # (start, end) of a run of start tokens waited on
-        self._dash_free = (
-            0  # no '-' from a long frame start in bad bytes up to here (a '-' here, or the input's end then)
-        )
+        self._dash_free = 0  # no '-' from a frame start in bad bytes up to here (a '-' here, or the input's end then)
         self._raw_crc = PrefixCRC()  # CRCs of spans of the received bytes, for long frames in bad bytes
         #: Off: every frame start is read the thorough way (for tests that compare both ways).
         self._shortcuts = True
@@ -779,7 +777,6 @@ class FrameDecoder:
         nfast = n if fast else 0  # (j + 3 < nfast: a shortcut may look at the frame start at j)
         raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
-        dash_free = self._dash_free - base
         # At most _BATCH events per round (room left); the frames the shortcuts make are counted as
         # what is not ``others`` (events whose counters are kept where they are made).
         room = _BATCH
@@ -842,7 +839,7 @@ class FrameDecoder:
                         if (
                             e <= n
                             and length >= spec[4]
-                            and (j >= covered or e - j <= SHORT_SPAN)
+                            and j >= covered
                             and find(b"-", j + 2, e) == -1
                         ):
                             # no escapes: both readings are these bytes
@@ -862,13 +859,12 @@ class FrameDecoder:
                                 pos = e
                                 continue
                             crc_errors += 1
-                            bad_data = raw[at : e - 2 if j >= covered else min(e - 2, at + _NESTED_DATA)]
                             received = (raw[e - 2] << 8) | raw[e - 1]
                             event = (
                                 spec[0],
                                 oid,
                                 address,
-                                bad_data,
+                                raw[at : e - 2],
                                 received,
                                 calculated_crc(raw[j + 1 : e]),
                                 base + j,
@@ -913,23 +909,15 @@ class FrameDecoder:
                         elif e > n or length < spec[4]:
                             shortcut = True
                         else:
-                            shortcut = False  # (a frame start in bad bytes with escapes: the thorough way)
-                            if e - j > SHORT_SPAN:
-                                # Long frame starts inside bytes reported as bad, one after another,
-                                # when this one has no escapes: no '-' up to dash_free (a '-' there,
-                                # or the end of the input then), kept so that it costs nothing per start.
-                                if dash_free < e and (dash_free <= j or raw[dash_free] != 0x2D):
-                                    k = find(b"-", dash_free if dash_free > j else j)
-                                    dash_free = n if k == -1 else k
-                                if dash_free >= e:
-                                    self._dash_free = base + dash_free
-                                    stop, covered, made = self._bad_long_starts(raw, base, j, covered, room)
-                                    dash_free = self._dash_free - base
-                                    if made:  # (always: this start is one)
-                                        room -= made
-                                        others += made
-                                        pos = stop
-                                        continue
+                            # Complete frame starts inside bytes reported as bad, one after another:
+                            # a flood of them costs the same per start whatever they promise.
+                            stop, covered, made = self._bad_starts(raw, base, j, covered, room)
+                            if made:
+                                room -= made
+                                others += made
+                                pos = stop
+                                continue
+                            shortcut = False  # (one the loop leaves: the thorough way)
                         if shortcut:
                             self._covered = base + covered
                             stop = self._shortcut(raw, base, j, spec, length)
@@ -975,7 +963,6 @@ class FrameDecoder:
         finally:
             self._pos = base + pos
             self._covered = max(self._covered, base + covered)
-            self._dash_free = base + dash_free
             stats.frames += _BATCH - room - others
             if crc_errors:
                 stats.crc_errors += crc_errors
@@ -983,80 +970,102 @@ class FrameDecoder:
                 stats.garbage_bytes += noise + invalid
                 stats.invalid_commands += invalid
 
-    def _bad_long_starts(self, raw: bytes, base: int, j: int, covered: int, room: int) -> tuple[int, int, int]:
-        """The shortcut for long frame starts inside bytes reported as bad (``covered``: where those
+    def _bad_starts(self, raw: bytes, base: int, j: int, covered: int, room: int) -> tuple[int, int, int]:
+        """The shortcut for complete frame starts inside bytes reported as bad (``covered``: where those
         end), from ``raw[j]`` on while the start tokens after it are such ones too: there can be one
-        at every other byte. Each costs the same whatever its length: no scan over its span (no '-'
-        up to ``_dash_free``, kept), its CRC in constant time.
+        at every other byte, each promising up to 64 KiB. Each costs the same whatever its length: no
+        scan over its span (no '-' up to ``_dash_free``, kept), its CRCs from the last start's
+        (:class:`SlidingCRC`), and with escapes, its escaped reading as a piece of the one unescaped
+        stream the thorough way keeps (``Readings``).
 
-        Returns where to go on, the new ``covered`` and the number of events made (at most ``room``;
-        none: ``raw[j]`` is not such a start, or has escapes, for the other ways to decide).
+        It decides what the thorough way would: a CRCMismatch, or a good frame without escapes. It
+        leaves the rest to the thorough way (an incomplete escaped reading, a good frame with escapes,
+        a literal reading that is good), and returns where to go on, the new ``covered`` and the
+        number of events made (at most ``room``; none: ``raw[j]`` is left to the other ways).
         """
         n = len(raw)
         find = raw.find
-        span = self._raw_crc.span
         append = self._queue.append
+        eof = self._eof
         dash_free = self._dash_free - base
+        literal = SlidingCRC(self._raw_crc)  # the CRCs of the bytes as they are
+        un: Unescaped | None = None  # the escaped reading (from the first start with escapes on) ...
+        escaped: SlidingCRC | None = None  # ... and its CRCs
+        release_at = 0
         made = crc_errors = 0
-        last_m = last_a = last_b = from0 = init_m = -1
         try:
             while True:
                 spec = COMMANDS[raw[j + 1]]
                 if spec is None:
                     return j, covered, made
-                if spec[1] == 1:
-                    length = raw[j + 2]
-                    head = j + 3
-                else:
-                    length = (raw[j + 2] << 8) | raw[j + 3]
-                    head = j + 4
-                e = head + length + 2
-                if e > n or e - j <= SHORT_SPAN or length < spec[4]:
+                cmd, ls, hdr, plant, min_length = spec
+                length = raw[j + 2] if ls == 1 else (raw[j + 2] << 8) | raw[j + 3]
+                e = j + 2 + ls + length + 2  # where the literal reading ends
+                if e > n or length < min_length:
                     return j, covered, made
                 # No '-' up to dash_free (a '-' there, or the end of the input then).
                 if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
                     k = find(b"-", dash_free if dash_free > j else j)
                     dash_free = n if k == -1 else k
-                if dash_free < e:
-                    return j, covered, made  # escapes: the thorough way
-                # no escapes: both readings are these bytes
-                if spec[3]:
-                    address = _unpack_u32(raw, head)[0]
-                    oid = _unpack_u32(raw, head + 4)[0]
-                    at = head + 8
-                else:
-                    address = 0
-                    oid = _unpack_u32(raw, head)[0]
-                    at = head + 4
-                # The CRC of raw[a:b] (command to payload), as the CRC from 0 plus what 0xFFFF
-                # becomes over m bytes. Frame starts of the same length one after another (what a
-                # flood of them is): the span moves on, one CRC over the bytes it gains plus one over
-                # those it drops, carried over m bytes.
-                a = j + 1
-                b = e - 2
-                m = b - a
-                if m == last_m:
-                    from0 = crc_hqx(raw[last_b:b], from0) ^ shift(crc_hqx(raw[last_a:a], 0), m)
-                else:
-                    from0 = span(raw, base, base + a, base + b, 0)
-                    last_m = m
-                    init_m = shift(0xFFFF, m)
-                last_a = a
-                last_b = b
-                calculated = from0 ^ init_m
-                if m & 1:  # an odd body: padded (as calculated_crc does)
-                    calculated = crc_hqx(b"\x00", calculated)
                 received = (raw[e - 2] << 8) | raw[e - 1]
+                if dash_free >= e:
+                    # no escapes: both readings are these bytes
+                    calculated = literal.calculated(raw, base, base + j + 1, base + e - 2)
+                    at = j + 1 + hdr  # the payload
+                    address = _unpack_u32(raw, at - 8)[0] if plant else 0
+                    oid = _unpack_u32(raw, at - 4)[0]
+                    if calculated == received:
+                        self.stats.frames += 1
+                        append(_tuple_new(Frame, (cmd, oid, address, raw[at : e - 2], base + j, e - j)))
+                        return e, covered, made + 1
+                    payload = raw[at : e - 2 if e - 2 - at <= _NESTED_DATA else at + _NESTED_DATA]
+                    end = e
+                else:
+                    # Escapes: the escaped reading decides, unless the literal one is a good frame.
+                    jabs = base + j
+                    if un is None or escaped is None or jabs >= un.done or jabs >= release_at:
+                        readings = self._readings_at(jabs)
+                        release_at = readings.release_at
+                        if escaped is None or readings.unescaped is not un:
+                            escaped = SlidingCRC(readings.unescaped.crc)
+                        un = readings.unescaped
+                        if un.done <= jabs:
+                            un.extend(raw, base, jabs + 1, eof)  # (a new reading begins at jabs)
+                    a = jabs + 1 - un.origin - un.dropped - bisect_left(un.dashes, jabs + 1 - un.origin)
+                    data = un.data
+                    if a + 1 + ls > un.start + len(data):
+                        un.cover(raw, base, base + n, eof, a + 1 + ls)
+                    us = un.start
+                    if a + 1 + ls > us + len(data):
+                        return j, covered, made
+                    ulength = data[a + 1 - us] if ls == 1 else (data[a + 1 - us] << 8) | data[a + 2 - us]
+                    if ulength < min_length:
+                        return j, covered, made
+                    b = a + 1 + ls + ulength + 2  # the end of the escaped reading's body (index)
+                    if b > us + len(data):
+                        un.cover(raw, base, base + n, eof, b)
+                        if b > us + len(data):
+                            return j, covered, made
+                    calculated = escaped.calculated(data, us, a, b - 2)
+                    ureceived = (data[b - 2 - us] << 8) | data[b - 1 - us]
+                    if calculated == ureceived:
+                        return j, covered, made  # a good frame with escapes: the thorough way
+                    end = un.origin + b + un.dropped + bisect_right(un.marks, b - 1) - base  # un.wire_of(b - 1) + 1
+                    if (
+                        end - j - 1 != b - a  # escapes in between: the literal reading is other bytes
+                        and literal.calculated(raw, base, jabs + 1, base + e - 2) == received
+                    ):
+                        return j, covered, made  # a good literal reading: the thorough way
+                    received = ureceived
+                    at = a + hdr - us  # the payload
+                    address = _unpack_u32(data, at - 8)[0] if plant else 0
+                    oid = _unpack_u32(data, at - 4)[0]
+                    payload = bytes(data[at : b - 2 - us if b - 2 - us - at <= _NESTED_DATA else at + _NESTED_DATA])
                 made += 1
-                if calculated == received:
-                    self.stats.frames += 1
-                    append(_tuple_new(Frame, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
-                    return e, covered, made
                 crc_errors += 1
-                event = (spec[0], oid, address, raw[at : at + _NESTED_DATA], received, calculated, base + j, e - j)
-                append(_tuple_new(CRCMismatch, event))
-                if e > covered:  # noqa: PLR1730 - max() is a call, this a hot loop on hostile input
-                    covered = e
+                append(_tuple_new(CRCMismatch, (cmd, oid, address, payload, received, calculated, base + j, end - j)))
+                if end > covered:  # noqa: PLR1730 - max() is a call, this a hot loop on hostile input
+                    covered = end
                 # The next start token, when it is one inside bad bytes too (the bytes before it are
                 # then part of those: nothing to count) and no keep-alive ('AT+') can begin there.
                 k = find(b"+", j + 1)
@@ -1118,12 +1127,7 @@ class FrameDecoder:
         if j + 1 < n and COMMANDS[data[j + 1]] is None:
             out: Outcome = no_command(data, base, jabs)  # nothing to read
         else:
-            if readings is None or jabs >= readings.unescaped.done or jabs - readings.unescaped.origin > MAX_SPAN:
-                readings = self._readings = Readings(self._buffer, jabs, self._raw_crc)
-                readings.eof = eof
-                self._lookahead = None
-            elif jabs >= readings.release_at:
-                readings.release(jabs)
+            readings = self._readings_at(jabs)
             pending = self._pending
             if pending is not None and pending[0] == jabs and not eof:
                 # the frame waited for: read it again only when one of its readings can get further
@@ -1197,6 +1201,18 @@ class FrameDecoder:
         return j + 1
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _readings_at(self, jabs: int) -> Readings:
+        """The thorough way's readings of the stream, for the frame start at the stream offset ``jabs``."""
+        readings = self._readings
+        if readings is None or jabs >= readings.unescaped.done or jabs - readings.unescaped.origin > MAX_SPAN:
+            # (a start token leaves the unescaping in its normal state: a new reading can begin there)
+            readings = self._readings = Readings(self._buffer, jabs, self._raw_crc)
+            readings.eof = self._eof
+            self._lookahead = None
+        elif jabs >= readings.release_at:
+            readings.release(jabs)
+        return readings
 
     def _wait_for(self, raw: bytes, j: int, spec: CommandSpec, length: int, end: int) -> int:
         """The shortcut for a frame at ``raw[j]`` whose escaped reading is incomplete (and whose literal
