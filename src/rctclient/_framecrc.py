@@ -32,6 +32,7 @@ __all__ = [
     "calculated_crc",
     "crc_ok",
     "shift",
+    "shift_steps",
 ]
 
 INIT: Final = 0xFFFF
@@ -136,6 +137,14 @@ def _layers() -> list[list[_Table]]:
     if not _tables:
         _build()  # about 2 ms, and 1.5 MB, once: only hostile or long broken input needs them
     return _tables
+
+
+def shift_steps(n: int) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int]]:
+    """The tables that :func:`shift` looks up for ``n``, for callers that shift by the same ``n`` often:
+    ``shift(v, n)`` is ``v = hi[v >> 8] ^ lo[v & 0xFF]`` for the three pairs in turn."""
+    t0, t1, t2 = _layers()
+    n %= _PERIOD
+    return (*t0[n & 31], *t1[(n >> 5) & 31], *t2[n >> 10])
 
 
 def shift(v: int, n: int) -> int:
@@ -280,9 +289,7 @@ class SlidingCRC:
                 if m != self._m:
                     self._m = m
                     self._init = shift(INIT, m)
-                    t0, t1, t2 = _layers()
-                    n = m % _PERIOD
-                    self._steps = (*t0[n & 31], *t1[(n >> 5) & 31], *t2[n >> 10])
+                    self._steps = shift_steps(m)
             self._a = a
             self._b = b
             self._from0 = from0

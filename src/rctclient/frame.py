@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import re
 import struct
+from array import array
 from binascii import crc_hqx
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -974,9 +975,9 @@ class FrameDecoder:
         """The shortcut for complete frame starts inside bytes reported as bad (``covered``: where those
         end), from ``raw[j]`` on while the start tokens after it are such ones too: there can be one
         at every other byte, each promising up to 64 KiB. Each costs the same whatever its length: no
-        scan over its span (no '-' up to ``_dash_free``, kept), its CRCs from the last start's
-        (:class:`SlidingCRC`), and with escapes, its escaped reading as a piece of the one unescaped
-        stream the thorough way keeps (``Readings``).
+        scan over its span (no '-' up to ``_dash_free``, kept), its CRCs slid on from the last start's
+        (see :class:`SlidingCRC`: a flood's starts promise the same length), and with escapes, its
+        escaped reading as a piece of the one unescaped stream the thorough way keeps (``Readings``).
 
         It decides what the thorough way would: a CRCMismatch, or a good frame without escapes. It
         leaves the rest to the thorough way (an incomplete escaped reading, a good frame with escapes,
@@ -986,13 +987,21 @@ class FrameDecoder:
         n = len(raw)
         find = raw.find
         append = self._queue.append
-        eof = self._eof
         dash_free = self._dash_free - base
         literal = SlidingCRC(self._raw_crc)  # the CRCs of the bytes as they are
-        un: Unescaped | None = None  # the escaped reading (from the first start with escapes on) ...
-        escaped: SlidingCRC | None = None  # ... and its CRCs
-        release_at = 0
-        made = crc_errors = 0
+        # The escaped reading, set up at the first start with escapes (``setup``: the stream offset
+        # from which it is to be set up again): its bytes, its CRCs, where its escapes are, and
+        # where the last start's reading began and ended (wire offset less its origin, index) with
+        # the escapes before: the next start's escapes are at most as many more as those moved.
+        un: Unescaped | None = None
+        escaped = literal
+        setup = base
+        data = bytearray()
+        us = have = to_wire = dropped = n_dashes = n_marks = 0
+        dashes = marks = array("i")
+        xa = xb = ka = kb = 0
+        made = 0
+        frame = False
         try:
             while True:
                 spec = COMMANDS[raw[j + 1]]
@@ -1003,66 +1012,75 @@ class FrameDecoder:
                 e = j + 2 + ls + length + 2  # where the literal reading ends
                 if e > n or length < min_length:
                     return j, covered, made
+                calculated = literal.calculated(raw, base, base + j + 1, base + e - 2)
+                received = (raw[e - 2] << 8) | raw[e - 1]
                 # No '-' up to dash_free (a '-' there, or the end of the input then).
                 if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
                     k = find(b"-", dash_free if dash_free > j else j)
                     dash_free = n if k == -1 else k
-                received = (raw[e - 2] << 8) | raw[e - 1]
                 if dash_free >= e:
                     # no escapes: both readings are these bytes
-                    calculated = literal.calculated(raw, base, base + j + 1, base + e - 2)
                     at = j + 1 + hdr  # the payload
                     address = _unpack_u32(raw, at - 8)[0] if plant else 0
                     oid = _unpack_u32(raw, at - 4)[0]
                     if calculated == received:
-                        self.stats.frames += 1
+                        frame = True
                         append(_tuple_new(Frame, (cmd, oid, address, raw[at : e - 2], base + j, e - j)))
                         return e, covered, made + 1
                     payload = raw[at : e - 2 if e - 2 - at <= _NESTED_DATA else at + _NESTED_DATA]
                     end = e
                 else:
-                    # Escapes: the escaped reading decides, unless the literal one is a good frame.
-                    jabs = base + j
-                    if un is None or escaped is None or jabs >= un.done or jabs >= release_at:
-                        readings = self._readings_at(jabs)
-                        release_at = readings.release_at
-                        if escaped is None or readings.unescaped is not un:
-                            escaped = SlidingCRC(readings.unescaped.crc)
-                        un = readings.unescaped
-                        if un.done <= jabs:
-                            un.extend(raw, base, jabs + 1, eof)  # (a new reading begins at jabs)
-                    a = jabs + 1 - un.origin - un.dropped - bisect_left(un.dashes, jabs + 1 - un.origin)
-                    data = un.data
-                    if a + 1 + ls > un.start + len(data):
-                        un.cover(raw, base, base + n, eof, a + 1 + ls)
-                    us = un.start
-                    if a + 1 + ls > us + len(data):
+                    # Escapes: a good literal reading is left to the thorough way (it is the frame,
+                    # unless the escaped reading is good too), else the escaped reading decides.
+                    if calculated == received:
                         return j, covered, made
+                    if base + j >= setup:
+                        readings = self._readings_at(base + j)
+                        if readings.unescaped is not un:
+                            un = readings.unescaped
+                            escaped = SlidingCRC(un.crc)
+                            if un.done <= base + j:
+                                un.extend(raw, base, base + j + 1, self._eof)  # (a new reading begins here)
+                        # (what _readings_at may have let go of changes the indexes: all read again)
+                        data, us, dashes, marks, dropped = un.data, un.start, un.dashes, un.marks, un.dropped
+                        to_wire = un.origin - base
+                        setup = min(un.done, readings.release_at)
+                        have = us + len(data)
+                        n_dashes = len(dashes)
+                        n_marks = len(marks)
+                        xa = xb = ka = kb = 0
+                    x = j + 1 - to_wire
+                    ka = bisect_left(dashes, x, ka, min(n_dashes, ka + x - xa))
+                    xa = x
+                    a = x - dropped - ka  # un.index_of(base + j + 1)
+                    if a + 1 + ls > have:
+                        return j, covered, made  # (the reading is read on below, as far as it goes)
                     ulength = data[a + 1 - us] if ls == 1 else (data[a + 1 - us] << 8) | data[a + 2 - us]
                     if ulength < min_length:
                         return j, covered, made
                     b = a + 1 + ls + ulength + 2  # the end of the escaped reading's body (index)
-                    if b > us + len(data):
-                        un.cover(raw, base, base + n, eof, b)
-                        if b > us + len(data):
+                    if b > have:
+                        assert un is not None  # (have > 0: it was set up)
+                        # read on, ahead: the next starts need it too
+                        un.cover(raw, base, base + n, self._eof, b + 2048)
+                        setup = min(un.done, setup)
+                        have = us + len(data)
+                        n_dashes = len(dashes)
+                        n_marks = len(marks)
+                        if b > have:
                             return j, covered, made
                     calculated = escaped.calculated(data, us, a, b - 2)
-                    ureceived = (data[b - 2 - us] << 8) | data[b - 1 - us]
-                    if calculated == ureceived:
+                    received = (data[b - 2 - us] << 8) | data[b - 1 - us]
+                    if calculated == received:
                         return j, covered, made  # a good frame with escapes: the thorough way
-                    end = un.origin + b + un.dropped + bisect_right(un.marks, b - 1) - base  # un.wire_of(b - 1) + 1
-                    if (
-                        end - j - 1 != b - a  # escapes in between: the literal reading is other bytes
-                        and literal.calculated(raw, base, jabs + 1, base + e - 2) == received
-                    ):
-                        return j, covered, made  # a good literal reading: the thorough way
-                    received = ureceived
+                    kb = bisect_right(marks, b - 1, kb, min(n_marks, kb + b - xb) if b >= xb else n_marks)
+                    xb = b
+                    end = b + dropped + kb + to_wire  # un.wire_of(b - 1) + 1, less base
                     at = a + hdr - us  # the payload
                     address = _unpack_u32(data, at - 8)[0] if plant else 0
                     oid = _unpack_u32(data, at - 4)[0]
                     payload = bytes(data[at : b - 2 - us if b - 2 - us - at <= _NESTED_DATA else at + _NESTED_DATA])
                 made += 1
-                crc_errors += 1
                 append(_tuple_new(CRCMismatch, (cmd, oid, address, payload, received, calculated, base + j, end - j)))
                 if end > covered:  # noqa: PLR1730 - max() is a call, this a hot loop on hostile input
                     covered = end
@@ -1074,7 +1092,8 @@ class FrameDecoder:
                 j = k
         finally:
             self._dash_free = base + dash_free
-            self.stats.crc_errors += crc_errors
+            self.stats.crc_errors += made - frame
+            self.stats.frames += frame
 
     def _shortcut(self, raw: bytes, base: int, j: int, spec: CommandSpec, length: int) -> int:
         """The rarer shortcuts for the frame start at ``raw[j]`` (length field ``length`` as the bytes
