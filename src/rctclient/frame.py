@@ -1025,8 +1025,9 @@ class FrameDecoder:
                     oid = _unpack_u32(raw, at - 4)[0]
                     if calculated == received:
                         frame = True
+                        made += 1
                         append(_tuple_new(Frame, (cmd, oid, address, raw[at : e - 2], base + j, e - j)))
-                        return e, covered, made + 1
+                        return e, covered, made
                     payload = raw[at : e - 2 if e - 2 - at <= _NESTED_DATA else at + _NESTED_DATA]
                     end = e
                 else:
