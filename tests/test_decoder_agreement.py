@@ -71,7 +71,7 @@ def frame_args(draw: st.DrawFn, long_payloads: bool = True) -> tuple[Command, in
 
 @st.composite
 def piece(draw: st.DrawFn) -> bytes:
-    kind = draw(st.integers(0, 15))
+    kind = draw(st.integers(0, 16))
     cmd, oid, address, payload = draw(frame_args())
     frame = make_frame(cmd, oid, payload, address)
     if kind <= 3:
@@ -125,6 +125,11 @@ def piece(draw: st.DrawFn) -> bytes:
                 ]
             )
         )
+    if kind == 15:  # escaped frame starts in a row inside a broken frame, '-' runs of odd and even length
+        start = draw(st.sampled_from([b"+\x06\x01", b"+\x46\x01", b"+\x05", b"+\x03\x00", b"+\x06"]))
+        unit = start + b"-" * draw(st.integers(1, 4)) + draw(st.sampled_from([b"+", b"", b"\x30", b"+\x00-"]))
+        units = unit * draw(st.integers(1, 40))
+        return b"+\x06\x01\x40" + bytes(8) + units + draw(st.sampled_from([b"", bytes(400), b"-+" * 300, frame]))
     return frame + b"-"  # a frame, then a '-' that may escape what comes next
 
 
@@ -229,6 +234,14 @@ LARGE_UNITS = {
     "long_starts": b"+\x06\xff\xff" + b"+\x06" * 3000,
     # escapes everywhere, a good frame now and then
     "escaped": (b"+\x06-" * 200 + make_frame(Command.RESPONSE, SOC, b"+-+-")) * 4,
+    # escaped frame starts one after another, complete (short, LONG and PLANT ones), a good frame among them
+    "escaped_starts": (
+        b"+\x06\x01-+" * 300
+        + b"+\x05--" * 300
+        + b"+\x46\x01---+" * 100
+        + make_frame(Command.LONG_RESPONSE, SOC, b"-+" * 200)
+    )
+    * 4,
     # broken long frames with good ones inside, and frames whose length byte is escaped
     "nested": (
         make_bad_frame(

@@ -1074,7 +1074,10 @@ class FrameDecoder:
                     received = (data[b - 2 - us] << 8) | data[b - 1 - us]
                     if calculated == received:
                         return j, covered, made  # a good frame with escapes: the thorough way
-                    kb = bisect_right(marks, b - 1, kb, min(n_marks, kb + b - xb) if b >= xb else n_marks)
+                    if b >= xb:
+                        kb = bisect_right(marks, b - 1, kb, min(n_marks, kb + b - xb))
+                    else:  # (a shorter frame than the last one)
+                        kb = bisect_right(marks, b - 1, 0, kb)
                     xb = b
                     end = b + dropped + kb + to_wire  # un.wire_of(b - 1) + 1, less base
                     at = a + hdr - us  # the payload
