@@ -70,6 +70,19 @@ def frame_args(draw: st.DrawFn, long_payloads: bool = True) -> tuple[Command, in
 
 
 @st.composite
+def starts_in_a_row(draw: st.DrawFn, escaped: bool) -> bytes:
+    """Frame starts one after another inside a broken frame (what a flood of them looks like)."""
+    if not escaped:  # long ones, complete, without escapes
+        start = draw(st.sampled_from([b"+\x06\x01\x30", b"+\x46\x01\x38"]))  # (LONG and PLANT_LONG)
+        return b"+\x06\x01\x40" + b"\x00" * 8 + (start + bytes(12)) * draw(st.integers(1, 25)) + bytes(400)
+    # escaped ones (short, LONG, PLANT), with '-' runs of odd and even length, complete or not
+    start = draw(st.sampled_from([b"+\x06\x01", b"+\x46\x01", b"+\x05", b"+\x03\x00", b"+\x06"]))
+    unit = start + b"-" * draw(st.integers(1, 4)) + draw(st.sampled_from([b"+", b"", b"\x30", b"+\x00-"]))
+    tail = draw(st.sampled_from([b"", bytes(400), b"-+" * 300, make_frame(Command.RESPONSE, SOC, b"+-")]))
+    return b"+\x06\x01\x40" + bytes(8) + unit * draw(st.integers(1, 40)) + tail
+
+
+@st.composite
 def piece(draw: st.DrawFn) -> bytes:
     kind = draw(st.integers(0, 16))
     cmd, oid, address, payload = draw(frame_args())
@@ -103,9 +116,8 @@ def piece(draw: st.DrawFn) -> bytes:
         )
         outer = make_bad_frame(Command.LONG_RESPONSE, 0x12345678, bytes(20) + inner + bytes(400), crc_xor=1)
         return outer[: draw(st.integers(len(outer) // 2, len(outer)))]
-    if kind == 12:  # long frame starts in a row, inside a broken one, complete, without escapes
-        start = draw(st.sampled_from([b"+\x06\x01\x30", b"+\x46\x01\x38"]))  # (LONG and PLANT_LONG)
-        return b"+\x06\x01\x40" + b"\x00" * 8 + (start + bytes(12)) * draw(st.integers(1, 25)) + bytes(400)
+    if kind in (12, 15):
+        return draw(starts_in_a_row(escaped=kind == 15))
     if kind == 13:  # a literal frame whose escaped reading differs (an escape pair in it)
         return raw_frame(
             Command.WRITE, draw(st.sampled_from([0x2D2B0000, SOC])), draw(st.sampled_from([b"-+", b"a--b", b"+", b"-"]))
@@ -125,11 +137,6 @@ def piece(draw: st.DrawFn) -> bytes:
                 ]
             )
         )
-    if kind == 15:  # escaped frame starts in a row inside a broken frame, '-' runs of odd and even length
-        start = draw(st.sampled_from([b"+\x06\x01", b"+\x46\x01", b"+\x05", b"+\x03\x00", b"+\x06"]))
-        unit = start + b"-" * draw(st.integers(1, 4)) + draw(st.sampled_from([b"+", b"", b"\x30", b"+\x00-"]))
-        units = unit * draw(st.integers(1, 40))
-        return b"+\x06\x01\x40" + bytes(8) + units + draw(st.sampled_from([b"", bytes(400), b"-+" * 300, frame]))
     return frame + b"-"  # a frame, then a '-' that may escape what comes next
 
 

@@ -837,12 +837,7 @@ class FrameDecoder:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if (
-                            e <= n
-                            and length >= spec[4]
-                            and j >= covered
-                            and find(b"-", j + 2, e) == -1
-                        ):
+                        if e <= n and length >= spec[4] and j >= covered and find(b"-", j + 2, e) == -1:
                             # no escapes: both readings are these bytes
                             if spec[3]:
                                 address = unpack(raw, head)[0]
