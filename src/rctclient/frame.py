@@ -989,14 +989,14 @@ class FrameDecoder:
         # where the last start's reading began and ended (wire offset less its origin, index) with
         # the escapes before: the next start's escapes are at most as many more as those moved.
         un: Unescaped | None = None
-        escaped = literal
+        escaped = literal  # (this and the next: placeholders until it is set up)
         setup = base
         data = bytearray()
         us = have = to_wire = dropped = n_dashes = n_marks = 0
         dashes = marks = array("i")
         xa = xb = ka = kb = 0
         made = 0
-        frame = False
+        good = False  # (a good frame ends the loop)
         try:
             while True:
                 spec = COMMANDS[raw[j + 1]]
@@ -1019,7 +1019,7 @@ class FrameDecoder:
                     address = _unpack_u32(raw, at - 8)[0] if plant else 0
                     oid = _unpack_u32(raw, at - 4)[0]
                     if calculated == received:
-                        frame = True
+                        good = True
                         made += 1
                         append(_tuple_new(Frame, (cmd, oid, address, raw[at : e - 2], base + j, e - j)))
                         return e, covered, made
@@ -1091,8 +1091,8 @@ class FrameDecoder:
                 j = k
         finally:
             self._dash_free = base + dash_free
-            self.stats.crc_errors += made - frame
-            self.stats.frames += frame
+            self.stats.crc_errors += made - good
+            self.stats.frames += good
 
     def _shortcut(self, raw: bytes, base: int, j: int, spec: CommandSpec, length: int) -> int:
         """The rarer shortcuts for the frame start at ``raw[j]`` (length field ``length`` as the bytes
