@@ -118,6 +118,7 @@ def timeseries_payload(rng: random.Random, newest: int, points: int = TS_POINTS)
 class Data:
     stream: bytes
     stream_frames: int
+    stream_esc: bytes  # the same number of frames, half of them escaped, a 0x00 before each
     ts_fresh: list[bytes]  # each payload decoded once: timestamps never seen before
     ts_fresh2: list[bytes]  # the same for the lossless accessor
     ts_sliding: list[bytes]  # successive polls: the window moves one point per payload
@@ -129,21 +130,30 @@ class Data:
     names: list[str]
 
 
-def make_data(frames: int, ts_pool: int, seed: int = 2) -> Data:
-    rng = random.Random(seed)
-    native = [
-        DataType.FLOAT,
-        DataType.BOOL,
-        DataType.UINT8,
-        DataType.INT8,
-        DataType.UINT16,
-        DataType.INT16,
-        DataType.UINT32,
-        DataType.INT32,
-        DataType.ENUM,
-    ]
+_NATIVE = [
+    DataType.FLOAT,
+    DataType.BOOL,
+    DataType.UINT8,
+    DataType.INT8,
+    DataType.UINT16,
+    DataType.INT16,
+    DataType.UINT32,
+    DataType.INT32,
+    DataType.ENUM,
+]
+
+
+def make_stream(
+    rng: random.Random, frames: int, *, zero_share: float, escape_share: float = 0.0
+) -> tuple[bytes, list[bytes]]:
+    """A stream of RESPONSE frames as a device sends them, and the CRC'd bodies (command..payload) of its frames.
+
+    80 % short (FLOAT mostly, the other native types), 15 % STRING, 5 % LONG_RESPONSE TIMESERIES;
+    a 0x00 before ``zero_share`` of them. ``escape_share`` puts a '+' or '-' into the payload of
+    that share of the short and STRING frames, so that they need escaping.
+    """
     float_oids = _oids_of(DataType.FLOAT)
-    other_oids = _oids_of(*native[1:])
+    other_oids = _oids_of(*_NATIVE[1:])
     string_oids = _oids_of(DataType.STRING)
     ts_oids = _oids_of(DataType.TIMESERIES)
     parts: list[bytes] = []
@@ -167,12 +177,22 @@ def make_data(frames: int, ts_pool: int, seed: int = 2) -> Data:
             oid = rng.choice(ts_oids)
             payload = timeseries_payload(rng, newest)
             command = Command.LONG_RESPONSE
+        if escape_share and command is Command.RESPONSE and rng.random() < escape_share:
+            k = rng.randrange(len(payload))
+            payload = payload[:k] + rng.choice((b"+", b"-")) + payload[k + 1 :]
         frame = make_frame(command, oid, payload)
-        if rng.random() < 0.3:
+        if rng.random() < zero_share:
             parts.append(b"\x00")
         parts.append(frame)
         length = struct.pack(">H", 4 + len(payload)) if command is Command.LONG_RESPONSE else bytes([4 + len(payload)])
         bodies.append(bytes([command]) + length + struct.pack(">I", oid) + payload)
+    return b"".join(parts), bodies
+
+
+def make_data(frames: int, ts_pool: int, seed: int = 2) -> Data:
+    rng = random.Random(seed)
+    stream, bodies = make_stream(rng, frames, zero_share=0.3)
+    float_oids = _oids_of(DataType.FLOAT)
     day = 86_400
     fresh = [timeseries_payload(rng, 1_500_000_000 - 1_500_000_000 % STEP + k * day) for k in range(ts_pool)]
     fresh2 = [timeseries_payload(rng, 1_200_000_000 - 1_200_000_000 % STEP + k * day) for k in range(ts_pool)]
@@ -181,9 +201,12 @@ def make_data(frames: int, ts_pool: int, seed: int = 2) -> Data:
     floats = [struct.pack(">f", rng.uniform(-5000, 5000)) for _ in range(1000)]
     read_oids = [o.object_id for o in REGISTRY.all()]
     write_args = [(oid, struct.pack(">f", rng.uniform(0, 100))) for oid in float_oids[:500]]
+    # The independent measurement's kind of stream: more escapes, a 0x00 before every frame.
+    stream_esc, _ = make_stream(random.Random(seed + 1), frames, zero_share=1.0, escape_share=0.5)
     return Data(
-        stream=b"".join(parts),
+        stream=stream,
         stream_frames=frames,
+        stream_esc=stream_esc,
         ts_fresh=fresh,
         ts_fresh2=fresh2,
         ts_sliding=sliding,
@@ -243,6 +266,9 @@ def bench_ours(d: Data, repeat: int, stream_repeat: int) -> dict[str, float]:
         raise SystemExit(f"our decoder found {found} of {n} frames")
     res["stream_chunked"] = n / best_of(lambda: decode_stream(d.stream, CHUNK), stream_repeat)
     res["stream_whole"] = n / best_of(lambda: decode_stream(d.stream, None), stream_repeat)
+    if decode_stream(d.stream_esc, CHUNK) != n:
+        raise SystemExit("our decoder missed frames of the escaped stream")
+    res["stream_esc_chunked"] = n / best_of(lambda: decode_stream(d.stream_esc, CHUNK), stream_repeat)
 
     read_oids, write_args = d.read_oids, d.write_args
     read, write = Command.READ, Command.WRITE
@@ -414,6 +440,8 @@ PEER_SCRIPT = textwrap.dedent(
     found = decode_stream(d["stream"])
     res["stream_found"] = found
     res["stream"] = d["stream_frames"] / best_of(lambda: decode_stream(d["stream"]), stream_repeat)
+    res["stream_esc_found"] = decode_stream(d["stream_esc"])
+    res["stream_esc"] = d["stream_frames"] / best_of(lambda: decode_stream(d["stream_esc"]), stream_repeat)
 
     read_oids, write_args = d["read_oids"], d["write_args"]
     read, write = Command.READ, Command.WRITE
@@ -458,6 +486,7 @@ def bench_peer(python: str, d: Data, repeat: int, stream_repeat: int, tmp: str) 
     payload = {
         "stream": d.stream,
         "stream_frames": d.stream_frames,
+        "stream_esc": d.stream_esc,
         "ts_fresh": d.ts_fresh,
         "floats": d.floats,
         "read_oids": d.read_oids,
@@ -474,8 +503,9 @@ def bench_peer(python: str, d: Data, repeat: int, stream_repeat: int, tmp: str) 
     if out.returncode != 0:
         raise SystemExit(f"the peer benchmark failed:\n{out.stderr}")
     res: dict[str, float] = json.loads(out.stdout)
-    if res["stream_found"] != d.stream_frames:
-        print(f"note: the peer found {res['stream_found']:.0f} of {d.stream_frames} frames", file=sys.stderr)
+    for key in ("stream_found", "stream_esc_found"):
+        if res[key] != d.stream_frames:
+            print(f"note: the peer found {res[key]:.0f} of {d.stream_frames} frames ({key})", file=sys.stderr)
     return res
 
 
@@ -526,6 +556,7 @@ def rows_of(o: dict[str, float], p: dict[str, float] | None, imp: dict[str, floa
 
     vs_peer("stream decode, 1460-byte chunks", o["stream_chunked"], "stream", _rate, 50.0, rate=True)
     vs_peer("stream decode, one piece", o["stream_whole"], "stream", _rate, 50.0, rate=True)
+    vs_peer("escaped stream, 1460-byte chunks", o["stream_esc_chunked"], "stream_esc", _rate, 50.0, rate=True)
     vs_peer("make_frame READ, repeated OIDs", o["make_frame_read"], "make_frame_read", _ns, 10.0)
     vs_peer("make_frame READ, first time", o["make_frame_read_first"], "make_frame_read", _ns, None)
     vs_peer("make_frame WRITE (float)", o["make_frame_write"], "make_frame_write", _ns, 10.0)

@@ -1,6 +1,6 @@
 """Frames: building them (:func:`make_frame`, :class:`SendFrame`) and decoding them.
 
-Two decoders share one parser:
+Two decoders share one reading of a frame start (``_frameparse``):
 
 * :class:`FrameDecoder` is the one to use on a real connection or a capture. ``feed()`` it bytes as
   they arrive and take events from ``next_event()`` (or iterate ``events()``) until it returns
@@ -20,18 +20,64 @@ Senders in the field do not all escape. The decoders are liberal and let the CRC
 followed by anything but ``+``/``-`` is a literal byte, a bare ``+`` inside a frame is data when
 the frame's length and CRC check out, and when the escaped reading of a frame fails its CRC but the
 literal (unescaped) reading of the same bytes passes, the literal reading wins. What we send is
-always escaped.
+always escaped. After a bad frame, decoding goes on at the next start token inside it, and an
+incomplete frame is given up as soon as a complete good frame starts inside it (a device cut off
+while answering), so that a good frame is never lost behind a broken one.
+
+How :class:`FrameDecoder` is built, and why its cost stays linear on hostile input:
+
+* ``_framebuffer.StreamBuffer`` holds the received bytes; the decoder only joins new chunks when
+  it can get further with them, and a long frame arriving in small reads grows a ``bytearray``
+  instead of being copied at every read.
+* The *shortcuts* in ``FrameDecoder._fill`` decide the common cases in place: a complete frame
+  without escapes (or with escapes after its length field), a frame still incomplete with no
+  start token after it, a byte that is no command. Anything else goes the *thorough way*:
+  ``_frameparse.Readings`` reads the frame start into a typed outcome (``Good``, ``Bad``,
+  ``Open``, ...). Both ways decide the same; a test compares them on generated streams.
+* The thorough way unescapes each wire byte once (``_framebuffer.Unescaped``: every frame start's
+  escaped reading is a piece of one unescaped stream) and checks a CRC over any span in constant
+  time (``_framecrc.PrefixCRC``), so thousands of overlapping frame starts that each promise
+  64 KiB cost no more than their number.
+* While a frame is incomplete, ``_Lookahead`` examines each start token after it once (at most
+  ``_LOOKAHEAD`` of them), to find a good frame proving it was cut off; frames waiting for more
+  bytes are looked at again only when their bytes are there.
+* Events come in batches of at most ``_BATCH`` per call, and a CRCMismatch that starts inside
+  bytes already reported as bad keeps only the first ``_NESTED_DATA`` bytes of its payload, so
+  memory stays bounded by about the bytes buffered.
 """
 
 from __future__ import annotations
 
+import re
 import struct
+from array import array
 from binascii import crc_hqx
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from enum import Enum
-from typing import TYPE_CHECKING, Final, NamedTuple
+from heapq import heapify, heappop, heappush
+from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
+from ._framebuffer import MAX_SPAN, StreamBuffer, Unescaped
+from ._framecrc import IN_USE, ODD_END_HI, ODD_END_LO, SHORT_SPAN, PrefixCRC, SlidingCRC, calculated_crc, crc_ok
+from ._frameparse import (
+    COMMANDS,
+    ESCAPE_TOKEN,
+    EXTENSION_LENGTH,
+    MAX_PAYLOAD_LONG,
+    START_TOKEN,
+    Bad,
+    BadLength,
+    CommandSpec,
+    ExtensionStart,
+    Good,
+    NotACommand,
+    Open,
+    Outcome,
+    Readings,
+    no_command,
+)
 from .exceptions import FrameCRCMismatch, FrameEncodeError, FrameLengthExceeded, InvalidCommand
 from .types import Command, FrameType
 
@@ -58,37 +104,7 @@ __all__ = [
     "make_frame",
 ]
 
-START_TOKEN: Final = 0x2B  # '+'
-ESCAPE_TOKEN: Final = 0x2D  # '-'
-#: The vendor app's EXTENSION frame: ``+<\xe1``.
-EXTENSION_LENGTH: Final = 3
-#: Largest payload any frame can carry (2-byte length field minus the object ID).
-MAX_PAYLOAD_LONG: Final = 0xFFFF - FrameType.STANDARD
-
-_U32 = struct.Struct(">I")
-_U16 = struct.Struct(">H")
-_unpack_u32 = _U32.unpack_from
-
-# Per command byte: None for bytes that are not a decodable command, else
-# (command, length field size, header size after the start token, is_plant).
-# header size = command byte + length field + [address] + object id.
-_CommandInfo = tuple[Command, int, int, bool]
-
-
-def _command_table() -> tuple[_CommandInfo | None, ...]:
-    table: list[_CommandInfo | None] = [None] * 256
-    for cmd in Command:
-        if cmd in (Command.EXTENSION, Command._NONE):
-            continue
-        long_ = Command.is_long(cmd)
-        plant = Command.is_plant(cmd)
-        len_size = 2 if long_ else 1
-        table[cmd] = (cmd, len_size, 1 + len_size + (8 if plant else 4), plant)
-    return tuple(table)
-
-
-_COMMANDS: Final = _command_table()
-
+_pack_u16 = struct.Struct(">H").pack
 
 # --------------------------------------------------------------------------------------------------
 # Building frames
@@ -101,17 +117,16 @@ _BuildSpec = tuple[Command, struct.Struct, bool, bool, int]
 
 def _build_table() -> dict[int, _BuildSpec]:
     table = {}
-    for info in _COMMANDS:
-        if info is not None:
-            cmd, len_size, _, plant = info
-            fmt = (">BH" if len_size == 2 else ">BB") + ("II" if plant else "I")
-            max_length = 0xFFFF if len_size == 2 else 0xFF
-            table[int(cmd)] = (cmd, struct.Struct(fmt), plant, not Command.is_read(cmd), max_length)
+    for spec in COMMANDS:
+        if spec is not None:
+            cmd = spec.command
+            fmt = (">BH" if spec.length_size == 2 else ">BB") + ("II" if spec.plant else "I")
+            max_length = 0xFFFF if spec.length_size == 2 else 0xFF
+            table[int(cmd)] = (cmd, struct.Struct(fmt), spec.plant, not Command.is_read(cmd), max_length)
     return table
 
 
 _BUILD: Final = _build_table()
-_pack_u16 = _U16.pack
 
 
 def _frame_error(command: object, id: object, payload: object, address: object, frame_type: object) -> FrameEncodeError:
@@ -286,155 +301,6 @@ class SendFrame:
 
 
 # --------------------------------------------------------------------------------------------------
-# The parser shared by both decoders
-# --------------------------------------------------------------------------------------------------
-
-# Outcomes of _parse_at
-_NEED: Final = 0  # incomplete: (kind, min_end, object_id or -1, payload_length, command)
-_FRAME: Final = 1  # (kind, end, command, address, object_id, payload, literal_reading)
-_CRC: Final = 2  # (kind, end, command, address, object_id, payload, received, calculated)
-_BADCMD: Final = 3  # (kind, end_of_command_byte, command_byte)
-_EXT: Final = 4  # (kind, end)
-_BADLEN: Final = 5  # (kind, end_of_length_field, length)
-
-_Parsed = tuple[object, ...]
-
-
-def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[bytes | None, int]:
-    """Read ``count`` unescaped bytes from ``buf[pos:end]``.
-
-    Returns ``(bytes, wire end)``, or ``(None, missing)`` with the number of unescaped bytes still
-    missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
-    """
-    parts: list[bytes | bytearray] = []
-    have = 0
-    search = pos
-    find = buf.find
-    while True:
-        k = find(b"-", search, end)
-        if k == -1 or k - pos >= count - have:
-            stop = pos + count - have
-            if stop > end:
-                return None, stop - end
-            if parts:
-                parts.append(buf[pos:stop])
-                return b"".join(parts), stop
-            return bytes(buf[pos:stop]), stop
-        if k + 1 >= end:
-            return None, count - have - (k - pos)
-        nxt = buf[k + 1]
-        if nxt in (START_TOKEN, ESCAPE_TOKEN):
-            # drop the '-' and go on from the escaped byte, which is copied as it is
-            parts.append(buf[pos:k])
-            have += k - pos
-            pos = k + 1
-            search = k + 2
-        else:  # a lone '-' is a literal byte
-            search = k + 1
-
-
-def _check_body(body: bytes | bytearray, info: _CommandInfo) -> tuple[int, int, int, bytes, int, int]:
-    """Split an unescaped body (command to CRC): (command, address, oid, payload, received, calculated)."""
-    cmd, len_size, header, plant = info
-    n = len(body) - 2
-    received = (body[n] << 8) | body[n + 1]
-    if n & 1:
-        calc = crc_hqx(b"\x00", crc_hqx(body[:n], 0xFFFF))
-    elif crc_hqx(body, 0xFFFF) == 0:  # the CRC over body and CRC is 0 exactly when it matches
-        calc = received
-    else:
-        calc = crc_hqx(body[:n], 0xFFFF)
-    if plant:
-        address = _unpack_u32(body, 1 + len_size)[0]
-        oid = _unpack_u32(body, 5 + len_size)[0]
-    else:
-        address = 0
-        oid = _unpack_u32(body, 1 + len_size)[0]
-    return cmd, address, oid, bytes(body[header:n]), received, calc
-
-
-def _parse_literal(buf: bytes | bytearray, j: int, end: int, info: _CommandInfo) -> _Parsed | None:
-    """The reading of a non-escaping sender: every byte is literal. Returns a good frame or None."""
-    len_size = info[1]
-    if j + 2 + len_size > end:
-        return None
-    length = buf[j + 2] if len_size == 1 else (buf[j + 2] << 8) | buf[j + 3]
-    if length < (8 if info[3] else 4):
-        return None
-    e = j + 2 + len_size + length + 2
-    if e > end:
-        return None
-    cmd, address, oid, payload, received, calc = _check_body(buf[j + 1 : e], info)
-    if received != calc:
-        return None
-    return (_FRAME, e, cmd, address, oid, payload, True)
-
-
-def _parse_at(buf: bytes | bytearray, j: int, end: int) -> _Parsed:
-    """Parse the frame whose start token is at ``buf[j]``, looking no further than ``end``."""
-    if j + 1 >= end:
-        return (_NEED, j + 2, -1, 0, 0)
-    c = buf[j + 1]
-    info = _COMMANDS[c]
-    if info is None:
-        if c == Command.EXTENSION:
-            if j + 2 < end and buf[j + 2] == START_TOKEN:
-                return (_EXT, j + 2)  # do not swallow the next frame's start token
-            return (_EXT, min(j + EXTENSION_LENGTH, end))
-        return (_BADCMD, j + 2, c)
-    len_size = info[1]
-    min_length = 8 if info[3] else 4
-    p = j + 2
-    if p + len_size <= end and buf[p] != ESCAPE_TOKEN and (len_size == 1 or buf[p + 1] != ESCAPE_TOKEN):
-        # The length field has no escapes (the common case).
-        length = buf[p] if len_size == 1 else (buf[p] << 8) | buf[p + 1]
-        if length < min_length:
-            return (_BADLEN, p + len_size, length)
-        e = p + len_size + length + 2
-        if e <= end and buf.find(b"-", p, e) == -1:
-            cmd, address, oid, payload, received, calc = _check_body(buf[j + 1 : e], info)
-            if received == calc:
-                return (_FRAME, e, cmd, address, oid, payload, False)
-            return (_CRC, e, cmd, address, oid, payload, received, calc)
-        elif e > end:
-            # Incomplete, and the literal reading cannot be complete either. Every '--' in what has
-            # arrived is one more wire byte, so the frame cannot end before e plus their number.
-            oid = -1
-            header_end = j + 1 + info[2]
-            if header_end <= end and buf.find(b"-", p, header_end) == -1:
-                oid = _unpack_u32(buf, header_end - 4)[0]
-            return (_NEED, e + buf.count(b"--", p, end), oid, length - min_length, c)
-    else:
-        head, wire = _unescape(buf, j + 1, end, 1 + len_size)
-        if head is None:
-            literal = _parse_literal(buf, j, end, info)
-            return literal if literal is not None else (_NEED, end + wire, -1, 0, 0)
-        length = head[1] if len_size == 1 else (head[1] << 8) | head[2]
-        if length < min_length:
-            return (_BADLEN, wire, length)
-    body, wire_end = _unescape(buf, j + 1, end, 1 + len_size + length + 2)
-    if body is None:
-        literal = _parse_literal(buf, j, end, info)
-        if literal is not None:
-            return literal
-        # wire_end is the number of unescaped bytes still missing
-        oid = -1
-        have = 1 + len_size + length + 2 - wire_end
-        if have >= info[2]:
-            partial, _ = _unescape(buf, j + 1, end, info[2])
-            if partial is not None:
-                oid = _unpack_u32(partial, info[2] - 4)[0]
-        return (_NEED, end + wire_end, oid, length - min_length, c)
-    cmd, address, oid, payload, received, calc = _check_body(body, info)
-    if received == calc:
-        return (_FRAME, wire_end, cmd, address, oid, payload, False)
-    literal = _parse_literal(buf, j, end, info)
-    if literal is not None:
-        return literal
-    return (_CRC, wire_end, cmd, address, oid, payload, received, calc)
-
-
-# --------------------------------------------------------------------------------------------------
 # Events of the streaming decoder
 # --------------------------------------------------------------------------------------------------
 
@@ -603,42 +469,146 @@ _STATS_ORDER = (
 )
 
 
+# --------------------------------------------------------------------------------------------------
+# The streaming decoder
+# --------------------------------------------------------------------------------------------------
+
 _tuple_new = tuple.__new__
+_unpack_u32 = struct.Struct(">I").unpack_from
+
+_registry_limits: dict[int, tuple[object, dict[int, tuple[int | None, int | None, int]]]] = {}
 
 
-def _make_frame_event(command: Command, oid: int, address: int, data: bytes, offset: int, size: int) -> Frame:
-    # Same as Frame(...), without the keyword handling of the generated __new__.
-    return _tuple_new(Frame, (command, oid, address, data, offset, size))
+def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None, int]]:
+    """Per OID: (largest request payload, largest response payload, 0), None where unbounded.
 
-
-_registry_limits: dict[int, tuple[object, dict[int, tuple[int | None, int | None]]]] = {}
-
-
-def _limits_of(registry: Registry) -> dict[int, tuple[int | None, int | None]]:
-    """Per OID: (largest request payload, largest response payload), None where unbounded."""
+    Indexed by ``_LIMIT_OF[command]``: writes carry a request, responses a response, reads nothing.
+    """
     cached = _registry_limits.get(id(registry))
     if cached is not None and cached[0] is registry:
         return cached[1]
     from .utils import max_payload_size  # noqa: PLC0415 - only needed on this rare path
 
     limits = {
-        o.object_id: (max_payload_size(o.request_data_type), max_payload_size(o.response_data_type))
+        o.object_id: (max_payload_size(o.request_data_type), max_payload_size(o.response_data_type), 0)
         for o in registry.all()
     }
     _registry_limits[id(registry)] = (registry, limits)
     return limits
 
 
+#: Per command byte: which item of ``_limits_of`` bounds its payload (EXTENSION and others: 0, unused).
+_LIMIT_OF: Final = tuple(1 if Command.is_response(c) else 2 if Command.is_read(c) else 0 for c in range(256))
+
+_INVALID_COMMAND: Final = GarbageReason.INVALID_COMMAND
+
+#: Events made per round of decoding: one ``next_event()`` call does at most this much work.
+_BATCH: Final = 128
 #: A run of start tokens at the end of the input is held back (it may go on) up to this length.
 _MAX_HELD_RUN: Final = 4096
+#: Start tokens examined after an incomplete frame, looking for a good frame that shows it was cut off.
+_LOOKAHEAD: Final = 1024
+#: Payload bytes kept in a CRCMismatch that starts inside bytes already reported as bad: 240. (A
+#: frame longer than SHORT_SPAN has at least as many, so that its shortcut slices without a check.)
+_NESTED_DATA: Final = SHORT_SPAN - 16
+
+#: Bytes after a start token that do not decide anything before more bytes come: a command,
+#: EXTENSION (``<``), another start token.
+_STARTS_MORE: Final = frozenset([*(c for c in range(256) if COMMANDS[c] is not None), 0x3C, START_TOKEN])
+
+_START_RUN: Final = re.compile(rb"\+*")
 
 
-def _has_bare_start(chunk: bytes) -> bool:
-    """Whether ``chunk`` holds a ``+`` that is not escaped (one at its very start counts as bare)."""
-    k = chunk.find(b"+")
-    while k > 0 and chunk[k - 1] == ESCAPE_TOKEN:
-        k = chunk.find(b"+", k + 1)
-    return k != -1
+class _Lookahead:
+    """Looks for a complete good frame after an incomplete one: the proof that it was cut off.
+
+    Examines each start token that is not escaped once, in order, at most ``_LOOKAHEAD`` of them
+    after the incomplete frame; a frame that cannot be decided yet is looked at again when the
+    reading it waits for is complete (a heap per reading), not at every new byte.
+    """
+
+    __slots__ = ("_ahead", "_good", "_next", "_wait_unescaped", "_wait_wire", "examined")
+
+    def __init__(self, start: int) -> None:
+        self._next = start  # where to look for the next start token
+        self._ahead: deque[int] = deque()  # start tokens examined, in order
+        self._good: list[int] = []  # heap of good frames found
+        self._wait_unescaped: list[tuple[int, int]] = []  # heap of (length of the escaped reading, start)
+        self._wait_wire: list[tuple[int, int]] = []  # heap of (stream offset, start)
+        #: Frame starts examined (a work counter for tests).
+        self.examined = 0
+
+    def found(self, readings: Readings, j: int) -> bool:
+        """Whether a good frame starts after the start token at ``j``, as far as the input goes."""
+        good = self._good
+        while good and good[0] <= j:
+            heappop(good)
+        ahead = self._ahead
+        while ahead and ahead[0] <= j:
+            ahead.popleft()
+        unescaped = readings.unescaped
+        buffer = readings.buffer
+        wend = buffer.base + len(buffer.data)
+        unescaped.extend(buffer.data, buffer.base, wend, readings.eof)
+        for heap, reached in ((self._wait_unescaped, unescaped.end), (self._wait_wire, wend)):
+            while heap and heap[0][0] <= reached:
+                k = heappop(heap)[1]
+                if k > j:
+                    self._examine(readings, k)
+            if len(heap) > 4 * _LOOKAHEAD:  # entries of frames behind j: let them go
+                heap[:] = [item for item in heap if item[1] > j]
+                heapify(heap)
+        pos = max(self._next, j + 1)
+        raw = buffer.data
+        base = buffer.base
+        find = raw.find
+        if len(ahead) < _LOOKAHEAD and not _has_bare_start(raw, pos - base):
+            # nothing to examine: go on later from the start of a trailing run of '-' (it may
+            # escape what comes next)
+            k = len(raw)
+            while k > pos - base and raw[k - 1] == ESCAPE_TOKEN:
+                k -= 1
+            pos = base + k
+        while len(ahead) < _LOOKAHEAD:
+            k = find(b"+", pos - base)
+            if k == -1:
+                k = len(raw)
+                while k > pos - base and raw[k - 1] == ESCAPE_TOKEN:
+                    k -= 1
+                pos = base + k
+                break
+            if _is_bare(raw, k, pos - base):
+                ahead.append(base + k)
+                self._examine(readings, base + k)
+            pos = base + k + 1
+        self._next = pos
+        return bool(good)
+
+    def _examine(self, readings: Readings, k: int) -> None:
+        self.examined += 1
+        out = readings.analyze(k, 0, False)
+        if isinstance(out, Good):
+            heappush(self._good, k)
+        elif isinstance(out, Open):
+            if out.need_unescaped >= 0:
+                heappush(self._wait_unescaped, (out.need_unescaped, k))
+            if out.need_wire >= 0:
+                heappush(self._wait_wire, (out.need_wire, k))
+
+    @property
+    def full(self) -> bool:
+        """Whether no more start tokens are examined until the incomplete frame is decided."""
+        return len(self._ahead) >= _LOOKAHEAD
+
+    def wake(self, readings: Readings) -> int:
+        """The stream offset at which a frame examined can be decided, 0 if none waits."""
+        points = []
+        if self._wait_wire:
+            points.append(self._wait_wire[0][0])
+        if self._wait_unescaped:
+            unescaped = readings.unescaped
+            points.append(unescaped.done + self._wait_unescaped[0][0] - unescaped.end)
+        return min(points) if points else 0
 
 
 class FrameDecoder:
@@ -646,8 +616,9 @@ class FrameDecoder:
 
     ``feed(data)`` appends bytes (``feed(b"")`` says the stream ended); ``next_event()`` returns the
     next :data:`Event` or :data:`NEED_DATA`; ``events()`` iterates until then. Nothing that arrives
-    on the wire makes it raise, and it keeps no more than about one frame of input: bytes that can
-    no longer start a frame are let go.
+    on the wire makes it raise. Its cost is linear in the input whatever the input, its memory
+    bounded by about one frame of input (bytes that can no longer start a frame are let go), and
+    one ``next_event()`` call decodes at most a bounded batch of events.
 
     :param registry: where to look up an OID's data type to reject absurd length fields of frames
         that are still incomplete (a complete frame with a good CRC is always accepted). Defaults
@@ -659,21 +630,25 @@ class FrameDecoder:
     """
 
     __slots__ = (
-        "_buf",
-        "_chunks",
-        "_chunks_len",
+        "_buffer",
         "_covered",
+        "_dash_free",
+        "_default_registry",
         "_eof",
         "_limits",
+        "_lookahead",
         "_max_payload",
         "_pending",
-        "_pending_checked",
         "_pos",
         "_queue",
+        "_raw_crc",
+        "_readings",
         "_registry",
         "_report_noise",
-        "_start",
+        "_run",
+        "_shortcuts",
         "_wait_until",
+        "_wake_on_start",
         "stats",
     )
 
@@ -686,20 +661,24 @@ class FrameDecoder:
         max_payload: int = MAX_PAYLOAD_LONG,
         report_noise: bool = False,
     ) -> None:
-        # Positions are indices into _buf; _start is the stream offset of _buf[0].
-        self._buf = b""
-        self._chunks: list[bytes] = []  # fed but not yet joined into _buf
-        self._chunks_len = 0
-        self._pos = 0  # next byte to look at
-        self._start = 0
-        self._covered = 0  # bytes before this index were reported as part of a bad frame
+        self._buffer = StreamBuffer()
+        self._pos = 0  # stream offset of the next byte to look at
+        self._covered = 0  # bytes before this offset were reported in a bad piece
         self._eof = False
-        self._wait_until = 0  # stream offset the input must reach before parsing again is worth it
-        self._pending = -1  # index of the start token of an incomplete frame, or -1
-        self._pending_checked = 0  # lookahead inside the pending frame was done up to here
+        self._wait_until = 0  # the input must reach this offset before looking again is worth it
+        self._wake_on_start = False  # ... unless a fed chunk holds a start token
         self._queue: deque[Event] = deque()
-        self._registry = registry
-        self._limits: dict[int, tuple[int | None, int | None]] | None = None
+        self._readings: Readings | None = None  # the thorough way's state, while it is needed
+        self._lookahead: _Lookahead | None = None
+        self._pending: tuple[int, Open] | None = None  # the incomplete frame waited for, as last read
+        self._run = (-1, 0)  # (start, end) of a run of start tokens waited on
+        self._dash_free = 0  # no '-' from a frame start in bad bytes up to here (a '-' here, or the input's end then)
+        self._raw_crc = PrefixCRC()  # CRCs of spans of the received bytes, for long frames in bad bytes
+        #: Off: every frame start is read the thorough way (for tests that compare both ways).
+        self._shortcuts = True
+        self._default_registry = registry is FrameDecoder._DEFAULT_REGISTRY
+        self._registry = None if self._default_registry else cast("Registry | None", registry)
+        self._limits: dict[int, tuple[int | None, int | None, int]] | None = None
         self._max_payload = max_payload
         self._report_noise = report_noise
         self.stats = DecoderStats()
@@ -715,38 +694,20 @@ class FrameDecoder:
         if not data:
             self._eof = True
             self._wait_until = 0
+            if self._readings is not None:
+                self._readings.eof = True
             return
-        # Chunks are only joined once there can be enough input to get further (see _wait_until),
-        # so that feeding a long frame a byte at a time stays linear. A bare start token in new
-        # input is the exception: while a frame is pending it may begin a good frame that shows
-        # the pending one was cut off (a device interrupted while answering), so look now.
         chunk = bytes(data)
-        self._chunks.append(chunk)
-        self._chunks_len += len(chunk)
+        self._buffer.append(chunk)
         self.stats.bytes_in += len(chunk)
-        if self._wait_until and _has_bare_start(chunk):
+        # A start token may begin a good frame that shows a pending one was cut off: look now.
+        if self._wake_on_start and b"+" in chunk:
             self._wait_until = 0
-
-    def _join(self) -> None:
-        drop = self._pos
-        rest = self._buf[drop:] if drop < len(self._buf) else b""
-        if rest:
-            self._chunks.insert(0, rest)
-        self._buf = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks = []
-        self._chunks_len = 0
-        if drop:
-            self._start += drop
-            self._pos = 0
-            self._covered = max(0, self._covered - drop)
-            if self._pending >= 0:
-                self._pending -= drop
-                self._pending_checked -= drop
 
     @property
     def buffered(self) -> int:
         """Bytes held that are not decoded yet."""
-        return len(self._buf) - self._pos + self._chunks_len
+        return self._buffer.end - self._pos
 
     @property
     def eof(self) -> bool:
@@ -775,304 +736,699 @@ class FrameDecoder:
                 return NEED_DATA
         return self._queue.popleft()
 
+    # -- decoding ---------------------------------------------------------------------------------
+
     def _fill(self) -> None:
-        """Decode as much of the input as possible into the event queue."""
-        if self._chunks:
-            if self._start + len(self._buf) + self._chunks_len < self._wait_until:
+        """Decode the next batch of events into the queue (none: more input is needed)."""
+        buffer = self._buffer
+        if self._wait_until:
+            if buffer.end < self._wait_until and not self._eof:
                 return
-            self._join()
-        elif self._wait_until and not self._eof:
-            return
-        self._wait_until = 0
-        buf = self._buf
-        end = len(buf)
-        start = self._start
-        commands = _COMMANDS
-        find = buf.find
-        append = self._queue.append
+            self._wait_until = 0
+        if buffer.queued:
+            keep = self._pos
+            raw_crc = self._raw_crc
+            if keep - raw_crc.used < IN_USE:
+                # its values are in use: computed up to the cursor before the bytes go, and the 32
+                # bytes before it kept (the prefix value a span there starts from)
+                raw_crc.keep(buffer.data, buffer.base, keep)
+                keep = max(buffer.base, keep - 32)
+            buffer.join(keep)
+        self._wake_on_start = False
+        data = buffer.data
+        base = buffer.base
+        n = len(data)
+        pos = self._pos - base
+        covered = self._covered - base
+        eof = self._eof
+        stats = self.stats
+        queue = self._queue
+        append = queue.append
+        find = data.find
+        commands = COMMANDS
         new = _tuple_new
         frame_cls = Frame
+        mismatch_cls = CRCMismatch
         unpack = _unpack_u32
-        frames = 0
+        crc = crc_hqx
+        odd_hi = ODD_END_HI  # crc_ok(), written out (see _framecrc)
+        odd_lo = ODD_END_LO
+        # The shortcuts decide the common cases in place; they need immutable bytes to slice.
+        fast = self._shortcuts and isinstance(data, bytes)
+        nfast = n if fast else 0  # (j + 3 < nfast: a shortcut may look at the frame start at j)
+        raw = data if isinstance(data, bytes) else b""
         quiet_noise = not self._report_noise
-        pos = self._pos
+        # At most _BATCH events per round (room left); the frames the shortcuts make are counted as
+        # what is not ``others`` (events whose counters are kept where they are made).
+        room = _BATCH
+        others = noise = invalid = crc_errors = 0
         try:
-            while pos < end:
+            while room:  # (at the end of the input, find() is -1: the branch below returns)
                 j = find(b"+", pos)
                 if j != pos:
                     if j == -1:
-                        # No start token: all noise, but keep a trailing 'A' or 'AT' (a keep-alive
-                        # may follow).
-                        j = end
-                        if not self._eof:
-                            if buf.endswith(b"AT"):
+                        # No start token: all noise, but keep a trailing 'A' or 'AT' (a keep-alive may follow).
+                        j = n
+                        if not eof:
+                            if data.endswith(b"AT"):
                                 j -= 2
-                            elif buf[end - 1] == 0x41:
+                            elif j > pos and data[n - 1] == 0x41:
                                 j -= 1
                         if j <= pos:
-                            self._wait_until = start + end + 1
+                            self._wait_until = base + n + 1
                             return
-                    elif j - pos >= 2 and buf[j - 2] == 0x41 and buf[j - 1] == 0x54:  # 'AT' before '+'
+                    elif j - pos >= 2 and data[j - 2] == 0x41 and data[j - 1] == 0x54:  # 'AT' before '+'
                         if j - 2 == pos:
-                            if j + 1 >= end and not self._eof:
-                                self._wait_until = start + j + 2
+                            if j + 1 >= n and not eof:
+                                self._wait_until = base + j + 2
                                 return  # 'AT+' so far: wait for the '\r'
-                            if j + 1 < end and buf[j + 1] == 0x0D:
+                            if j + 1 < n and data[j + 1] == 0x0D:
                                 pos = j + 2
-                                self.stats.keepalives += 1
-                                append(KeepAlive(start + j - 2))
+                                stats.keepalives += 1
+                                append(KeepAlive(base + j - 2))
+                                room -= 1
+                                others += 1
                                 continue
                             # not a keep-alive: 'AT' is noise before the start token
                         else:
                             j -= 2
-                    if quiet_noise and self._covered <= pos:
-                        self.stats.garbage_bytes += j - pos  # the usual 0x00 before a frame
-                    else:
-                        self._noise(pos, j)
+                    if not quiet_noise:
+                        reported = self._noise(data, base, max(pos, covered), j)
+                        room -= reported
+                        others += reported
+                    elif covered <= pos:
+                        noise += j - pos  # the usual 0x00 before a frame
+                    elif covered < j:
+                        noise += j - covered  # (bytes before covered were reported as part of a bad frame)
                     pos = j
                     continue
-                # Fast path: a complete frame with a good CRC whose length field is not escaped.
-                if j + 3 < end:
-                    info = commands[buf[j + 1]]
-                    if info is not None:
-                        if info[1] == 1:
-                            length = buf[j + 2]
+
+                # The shortcuts: the common cases decided in place, exactly as the thorough way below
+                # would (a test compares both ways). Here: a complete frame without escapes, one with
+                # escapes after its length field where nothing was reported yet, a byte that is no
+                # command; the rarer ones in _shortcut().
+                if j + 3 < nfast:
+                    spec = commands[raw[j + 1]]
+                    if spec is not None:
+                        if spec[1] == 1:
+                            length = raw[j + 2]
                             head = j + 3
                         else:
-                            length = (buf[j + 2] << 8) | buf[j + 3]
+                            length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= end and length >= (8 if info[3] else 4):
-                            if find(b"-", j + 2, e) == -1:
-                                n = e - 2
-                                if (n - j) & 1:  # even number of bytes from command to payload
-                                    ok = crc_hqx(buf[j + 1 : e], 0xFFFF) == 0
-                                else:
-                                    ok = crc_hqx(b"\x00", crc_hqx(buf[j + 1 : n], 0xFFFF)) == (buf[n] << 8) | buf[n + 1]
-                                if ok:
-                                    frames += 1
-                                    if info[3]:
-                                        address = unpack(buf, head)[0]
-                                        oid = unpack(buf, head + 4)[0]
-                                        payload = buf[head + 8 : n]
-                                    else:
-                                        address = 0
-                                        oid = unpack(buf, head)[0]
-                                        payload = buf[head + 4 : n]
-                                    append(new(frame_cls, (info[0], oid, address, payload, start + j, e - j)))
-                                    pos = e
-                                    continue
-                            elif buf[j + 2] != ESCAPE_TOKEN and (info[1] == 1 or buf[j + 3] != ESCAPE_TOKEN):
-                                # escapes after the length field: unescape, then the same checks
-                                body, wire_end = _unescape(buf, j + 1, end, e - j - 1)
-                                if body is not None:
-                                    n = len(body) - 2
-                                    if n & 1:
-                                        ok = crc_hqx(b"\x00", crc_hqx(body[:n], 0xFFFF)) == (body[n] << 8) | body[n + 1]
-                                    else:
-                                        ok = crc_hqx(body, 0xFFFF) == 0
-                                    if ok:
-                                        frames += 1
-                                        h = head - j - 1
-                                        if info[3]:
-                                            address = unpack(body, h)[0]
-                                            oid = unpack(body, h + 4)[0]
-                                            payload = body[h + 8 : n]
-                                        else:
-                                            address = 0
-                                            oid = unpack(body, h)[0]
-                                            payload = body[h + 4 : n]
+                        if e <= n and length >= spec[4] and j >= covered and find(b"-", j + 2, e) == -1:
+                            # no escapes: both readings are these bytes
+                            if spec[3]:
+                                address = unpack(raw, head)[0]
+                                oid = unpack(raw, head + 4)[0]
+                                at = head + 8
+                            else:
+                                address = 0
+                                oid = unpack(raw, head)[0]
+                                at = head + 4
+                            if crc(raw[j + 1 : e], 0xFFFF) == (
+                                (odd_hi[raw[e - 2]] ^ odd_lo[raw[e - 1]]) if (e - j) & 1 == 0 else 0
+                            ):
+                                room -= 1
+                                append(new(frame_cls, (spec[0], oid, address, raw[at : e - 2], base + j, e - j)))
+                                pos = e
+                                continue
+                            crc_errors += 1
+                            received = (raw[e - 2] << 8) | raw[e - 1]
+                            event = (
+                                spec[0],
+                                oid,
+                                address,
+                                raw[at : e - 2],
+                                received,
+                                calculated_crc(raw[j + 1 : e]),
+                                base + j,
+                                e - j,
+                            )
+                            append(new(mismatch_cls, event))
+                            room -= 1
+                            others += 1
+                            pos = j + 1
+                            if e > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                covered = e
+                            continue
+                        if j >= covered:
+                            if length >= spec[4] and raw[j + 2] != 0x2D and (spec[1] == 1 or raw[j + 3] != 0x2D):
+                                if e > n:
+                                    if not eof:
+                                        # incomplete (a frame split between two reads, the common
+                                        # case): wait, unless something after it must be looked at
+                                        wake = self._wait_for(raw, j, spec, length, e)
+                                        if wake:
+                                            self._wait_until = base + wake
+                                            self._wake_on_start = True
+                                            pos = j
+                                            return
+                                elif n - j >= 2 * (e - j) or not _lacks(raw, j + 1, e, n):
+                                    # escapes after the length field, the frame there (the wire holds
+                                    # its e - j - 1 bytes in twice as many at most): unescape, then check
+                                    ubody, stop = _unescape(raw, j + 1, n, e - j - 1)  # stop: wire end
+                                    if ubody is not None and crc(ubody, 0xFFFF) == (
+                                        (odd_hi[ubody[-2]] ^ odd_lo[ubody[-1]]) if len(ubody) & 1 else 0
+                                    ):
+                                        room -= 1
+                                        at = spec[2]
+                                        oid = unpack(ubody, at - 4)[0]
+                                        address = unpack(ubody, at - 8)[0] if spec[3] else 0
                                         append(
-                                            new(frame_cls, (info[0], oid, address, payload, start + j, wire_end - j))
+                                            new(frame_cls, (spec[0], oid, address, ubody[at:-2], base + j, stop - j))
                                         )
-                                        pos = wire_end
+                                        pos = stop
                                         continue
-                        elif (
-                            e > end
-                            and length >= (8 if info[3] else 4)
-                            and not self._eof
-                            and find(b"-", j + 2, head) == -1
-                            and buf.count(b"+", j + 1, end) == buf.count(b"-+", j + 1, end)
-                        ):
-                            # Incomplete (a frame split between two reads, the common case) and no bare
-                            # start token inside it that could begin another frame: wait for the rest,
-                            # unless the length is more than the OID's data type allows.
-                            payload_len = length - (8 if info[3] else 4)
-                            header_end = head + (8 if info[3] else 4)
-                            limit: int | None = None
-                            if header_end <= end and find(b"-", head, header_end) == -1:
-                                limit = self._payload_limit(unpack(buf, header_end - 4)[0], info[0])
-                            if payload_len <= self._max_payload and (limit is None or payload_len <= limit):
-                                self._pending = j
-                                self._pending_checked = end
-                                self._wait_until = start + e + buf.count(b"--", j + 2, end)
+                            shortcut = True
+                        elif e > n or length < spec[4]:
+                            shortcut = True
+                        else:
+                            # Complete frame starts inside bytes reported as bad, one after another:
+                            # a flood of them costs the same per start whatever they promise.
+                            stop, covered, made = self._bad_starts(raw, base, j, covered, room)
+                            if made:
+                                room -= made
+                                others += made
+                                pos = stop
+                                continue
+                            shortcut = False  # (one the loop leaves: the thorough way)
+                        if shortcut:
+                            self._covered = base + covered
+                            stop = self._shortcut(raw, base, j, spec, length)
+                            if stop > 0:  # decided: one event
+                                room -= 1
+                                others += 1
+                                covered = self._covered - base
+                                pos = stop
+                                continue
+                            if stop < 0:  # nothing to decide before this offset
+                                self._wait_until = -stop
+                                self._wake_on_start = True
                                 pos = j
                                 return
-                # Everything else: escapes, incomplete frames, bad frames.
-                self._pos = pos
-                waiting = not self._slow(j, end)
-                pos = self._pos
-                if waiting:
+                    else:
+                        c = raw[j + 1]
+                        if c != 0x3C and (c != 0x2B or raw[j + 2] != 0x2B):  # not EXTENSION, not a run of '+'
+                            invalid += 1
+                            append(new(Garbage, (_INVALID_COMMAND, b"+", base + j)))
+                            room -= 1
+                            others += 1
+                            pos = j + 1
+                            if pos > covered:  # noqa: PLR1730 - max() is a call, this the hot loop
+                                covered = pos
+                            continue
+                elif fast and not eof and (j + 1 == n or (j + 2 == n and raw[j + 1] in _STARTS_MORE)):
+                    # a start token (and a command) as the last bytes of the input: nothing to decide yet
+                    self._wait_until = base + n + 1
+                    self._wake_on_start = True
+                    pos = j
                     return
-        finally:
-            self._pos = pos
-            if frames:
-                self.stats.frames += frames
-                self._pending = -1
 
-    def _slow(self, j: int, end: int) -> bool:
-        """Handle the start token at j the thorough way. False when it has to wait for more input."""
-        buf = self._buf
-        start = self._start
+                # The thorough way.
+                self._covered = base + covered
+                stop = self._thorough(data, base, j)
+                if stop < 0:  # it waits
+                    pos = j
+                    return
+                room -= 1
+                others += 1
+                covered = self._covered - base
+                pos = stop
+        finally:
+            self._pos = base + pos
+            self._covered = max(self._covered, base + covered)
+            stats.frames += _BATCH - room - others
+            if crc_errors:
+                stats.crc_errors += crc_errors
+            if noise or invalid:
+                stats.garbage_bytes += noise + invalid
+                stats.invalid_commands += invalid
+
+    def _bad_starts(self, raw: bytes, base: int, j: int, covered: int, room: int) -> tuple[int, int, int]:
+        """The shortcut for complete frame starts inside bytes reported as bad (``covered``: where those
+        end), from ``raw[j]`` on while the start tokens after it are such ones too: there can be one
+        at every other byte, each promising up to 64 KiB. Each costs the same whatever its length: no
+        scan over its span (no '-' up to ``_dash_free``, kept), its CRCs slid on from the last start's
+        (see :class:`SlidingCRC`: a flood's starts promise the same length), and with escapes, its
+        escaped reading as a piece of the one unescaped stream the thorough way keeps (``Readings``).
+
+        It decides what the thorough way would: a CRCMismatch, or a good frame without escapes. It
+        leaves the rest to the thorough way (an incomplete escaped reading, a good frame with escapes,
+        a literal reading that is good), and returns where to go on, the new ``covered`` and the
+        number of events made (at most ``room``; none: ``raw[j]`` is left to the other ways).
+        """
+        n = len(raw)
+        find = raw.find
         append = self._queue.append
-        r = _parse_at(buf, j, end)
-        kind = r[0]
-        if kind == _FRAME:
-            e: int = r[1]  # type: ignore[assignment]
-            self._pos = e
-            self._pending = -1
-            self.stats.frames += 1
-            if r[6]:
-                self.stats.unescaped_frames += 1
-            append(_make_frame_event(r[2], r[4], r[3], r[5], start + j, e - j))  # type: ignore[arg-type]
-            return True
-        if kind == _NEED:
-            return self._incomplete(j, end, r)
-        self._pending = -1
-        if kind == _CRC:
-            e = r[1]  # type: ignore[assignment]
-            self.stats.crc_errors += 1
-            self._pos = j + 1
-            self._covered = max(self._covered, e)
-            append(CRCMismatch(r[2], r[4], r[3], r[5], r[6], r[7], start + j, e - j))  # type: ignore[arg-type]
-            return True
-        if kind == _EXT:
-            if end < j + EXTENSION_LENGTH and not self._eof:
-                self._pos = j
-                self._wait_until = start + j + EXTENSION_LENGTH
-                return False
-            e = r[1]  # type: ignore[assignment]
-            self._pos = e
-            self.stats.extensions += 1
-            append(Extension(buf[j:e], start + j))
-            return True
-        if kind == _BADCMD:
-            # A run of start tokens ('++++', a flood) is one piece of garbage, not one event per
-            # byte; the last '+' of the run may still begin a frame.
-            run_end = j + 1
-            while run_end < end and buf[run_end] == START_TOKEN:
-                run_end += 1
-            if run_end == end and not self._eof and run_end - j < _MAX_HELD_RUN:
-                # the run may go on in the next read: wait, so that chunking does not split it
-                self._pos = j
-                self._wait_until = start + end + 1
-                return False
-            last = run_end - 1 if run_end > j + 1 else j + 1
-            self.stats.invalid_commands += max(1, last - j)
-            self._bad(j, GarbageReason.INVALID_COMMAND, last)
-            return True
-        self.stats.bad_lengths += 1
-        self._bad(j, GarbageReason.BAD_LENGTH)
-        return True
+        dash_free = self._dash_free - base
+        literal = SlidingCRC(self._raw_crc)  # the CRCs of the bytes as they are
+        # The escaped reading, set up at the first start with escapes (``setup``: the stream offset
+        # from which it is to be set up again): its bytes, its CRCs, where its escapes are, and
+        # where the last start's reading began and ended (wire offset less its origin, index) with
+        # the escapes before: the next start's escapes are at most as many more as those moved.
+        un: Unescaped | None = None
+        escaped = literal  # (this and the next: placeholders until it is set up)
+        setup = base
+        data = bytearray()
+        us = have = to_wire = dropped = n_dashes = n_marks = 0
+        dashes = marks = array("i")
+        xa = xb = ka = kb = 0
+        made = 0
+        good = False  # (a good frame ends the loop)
+        try:
+            while True:
+                spec = COMMANDS[raw[j + 1]]
+                if spec is None:
+                    return j, covered, made
+                cmd, ls, hdr, plant, min_length = spec
+                length = raw[j + 2] if ls == 1 else (raw[j + 2] << 8) | raw[j + 3]
+                e = j + 2 + ls + length + 2  # where the literal reading ends
+                if e > n or length < min_length:
+                    return j, covered, made
+                calculated = literal.calculated(raw, base, base + j + 1, base + e - 2)
+                received = (raw[e - 2] << 8) | raw[e - 1]
+                # No '-' up to dash_free (a '-' there, or the end of the input then).
+                if dash_free < e and (dash_free <= j or raw[dash_free] != ESCAPE_TOKEN):
+                    k = find(b"-", dash_free if dash_free > j else j)
+                    dash_free = n if k == -1 else k
+                if dash_free >= e:
+                    # no escapes: both readings are these bytes
+                    at = j + 1 + hdr  # the payload
+                    address = _unpack_u32(raw, at - 8)[0] if plant else 0
+                    oid = _unpack_u32(raw, at - 4)[0]
+                    if calculated == received:
+                        good = True
+                        made += 1
+                        append(_tuple_new(Frame, (cmd, oid, address, raw[at : e - 2], base + j, e - j)))
+                        return e, covered, made
+                    payload = raw[at : e - 2 if e - 2 - at <= _NESTED_DATA else at + _NESTED_DATA]
+                    end = e
+                else:
+                    # Escapes: a good literal reading is left to the thorough way (it is the frame,
+                    # unless the escaped reading is good too), else the escaped reading decides.
+                    if calculated == received:
+                        return j, covered, made
+                    if base + j >= setup:
+                        readings = self._readings_at(base + j)
+                        if readings.unescaped is not un:
+                            un = readings.unescaped
+                            escaped = SlidingCRC(un.crc)
+                            if un.done <= base + j:
+                                un.extend(raw, base, base + j + 1, self._eof)  # (a new reading begins here)
+                        # (what _readings_at may have let go of changes the indexes: all read again)
+                        data, us, dashes, marks, dropped = un.data, un.start, un.dashes, un.marks, un.dropped
+                        to_wire = un.origin - base
+                        setup = min(un.done, readings.release_at)
+                        have = us + len(data)
+                        n_dashes = len(dashes)
+                        n_marks = len(marks)
+                        xa = xb = ka = kb = 0
+                    x = j + 1 - to_wire
+                    ka = bisect_left(dashes, x, ka, min(n_dashes, ka + x - xa))
+                    xa = x
+                    a = x - dropped - ka  # un.index_of(base + j + 1)
+                    if a + 1 + ls > have:
+                        return j, covered, made  # (the reading is read on below, as far as it goes)
+                    ulength = data[a + 1 - us] if ls == 1 else (data[a + 1 - us] << 8) | data[a + 2 - us]
+                    if ulength < min_length:
+                        return j, covered, made
+                    b = a + 1 + ls + ulength + 2  # the end of the escaped reading's body (index)
+                    if b > have:
+                        assert un is not None  # (have > 0: it was set up)
+                        # read on, ahead: the next starts need it too
+                        un.cover(raw, base, base + n, self._eof, b + 2048)
+                        setup = min(un.done, setup)
+                        have = us + len(data)
+                        n_dashes = len(dashes)
+                        n_marks = len(marks)
+                        if b > have:
+                            return j, covered, made
+                    calculated = escaped.calculated(data, us, a, b - 2)
+                    received = (data[b - 2 - us] << 8) | data[b - 1 - us]
+                    if calculated == received:
+                        return j, covered, made  # a good frame with escapes: the thorough way
+                    if b >= xb:
+                        kb = bisect_right(marks, b - 1, kb, min(n_marks, kb + b - xb))
+                    else:  # (a shorter frame than the last one)
+                        kb = bisect_right(marks, b - 1, 0, kb)
+                    xb = b
+                    end = b + dropped + kb + to_wire  # un.wire_of(b - 1) + 1, less base
+                    at = a + hdr - us  # the payload
+                    address = _unpack_u32(data, at - 8)[0] if plant else 0
+                    oid = _unpack_u32(data, at - 4)[0]
+                    payload = bytes(data[at : b - 2 - us if b - 2 - us - at <= _NESTED_DATA else at + _NESTED_DATA])
+                made += 1
+                append(_tuple_new(CRCMismatch, (cmd, oid, address, payload, received, calculated, base + j, end - j)))
+                if end > covered:  # noqa: PLR1730 - max() is a call, this a hot loop on hostile input
+                    covered = end
+                # The next start token, when it is one inside bad bytes too (the bytes before it are
+                # then part of those: nothing to count) and no keep-alive ('AT+') can begin there.
+                k = find(b"+", j + 1)
+                if made == room or k == -1 or k >= covered or k + 3 >= n or raw[k - 1] == 0x54:
+                    return j + 1, covered, made
+                j = k
+        finally:
+            self._dash_free = base + dash_free
+            self.stats.crc_errors += made - good
+            self.stats.frames += good
+
+    def _shortcut(self, raw: bytes, base: int, j: int, spec: CommandSpec, length: int) -> int:
+        """The rarer shortcuts for the frame start at ``raw[j]`` (length field ``length`` as the bytes
+        say): a length field too short, a frame still incomplete, an escape in the length field.
+
+        Returns where to go on after the one event it made, minus the offset before which there is
+        nothing to decide, or 0: read it the thorough way.
+        """
+        n = len(raw)
+        covered = self._covered - base
+        eof = self._eof
+        if raw[j + 2] == ESCAPE_TOKEN or (spec.length_size == 2 and raw[j + 3] == ESCAPE_TOKEN):
+            # an escape in the length field (a length of 43 or 45)
+            return self._escaped_length(raw, base, j, spec) if j >= covered else 0
+        if length < spec.min_length:
+            self._bad_length(raw, base, j)
+            self._covered = max(self._covered, base + j + 1)
+            return j + 1
+        e = j + 2 + spec.length_size + length + 2  # where the literal reading ends
+        if e > n:
+            # incomplete (the escaped reading too: it needs at least as many bytes): at the end of
+            # the stream cut off; else wait, unless something after it must be looked at
+            if eof:
+                return self._truncated(raw, base, j)
+            wake = self._wait_for(raw, j, spec, length, e)
+            return -(base + wake) if wake else 0
+        if j >= covered:
+            # The frame has escapes (no shortcut decided it): if its escaped reading is incomplete
+            # and the literal one no frame, wait; else the thorough way.
+            count = e - j - 1
+            missing = _lacks(raw, j + 1, e, n)
+            if not missing:
+                body, missing = _unescape(raw, j + 1, n, count)
+                if body is not None:
+                    return 0
+            if eof or crc_ok(raw[j + 1 : e]):
+                return 0
+            wake = self._wait_for(raw, j, spec, length, n + missing - 1)
+            return -(base + wake) if wake else 0
+        return 0  # (a long one without escapes was decided in _fill())
+
+    def _thorough(self, data: bytes | bytearray, base: int, j: int) -> int:
+        """Read the frame start at ``data[j]`` the thorough way and decide it: where to go on after the
+        one event it made, or -1 when it waits (``_wait_until`` set)."""
+        n = len(data)
+        eof = self._eof
+        jabs = base + j
+        covered = self._covered - base
+        readings = self._readings
+        if j + 1 < n and COMMANDS[data[j + 1]] is None:
+            out: Outcome = no_command(data, base, jabs)  # nothing to read
+        else:
+            readings = self._readings_at(jabs)
+            pending = self._pending
+            if pending is not None and pending[0] == jabs and not eof:
+                # the frame waited for: read it again only when one of its readings can get further
+                out = pending[1]
+                unescaped = readings.unescaped
+                unescaped.extend(data, base, base + n, eof)
+                if unescaped.end >= out.need_unescaped >= 0 or base + n >= out.need_wire >= 0:
+                    out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+            else:
+                out = readings.analyze(jabs, -1 if j >= covered else _NESTED_DATA)
+        stats = self.stats
+        if isinstance(out, Good):
+            stats.frames += 1
+            if out.literal:
+                stats.unescaped_frames += 1
+            self._queue.append(_tuple_new(Frame, (*out[:4], jabs, out.end - jabs)))
+            return out.end - base
+        if isinstance(out, Bad):
+            stats.crc_errors += 1
+            self._queue.append(_tuple_new(CRCMismatch, (*out[:6], jabs, out.end - jabs)))
+            self._covered = max(self._covered, out.end)
+            return j + 1
+        if isinstance(out, Open):
+            assert readings is not None  # an Open outcome comes from reading the frame
+            if eof:
+                return self._truncated(data, base, j)
+            if self._implausible(out.command, out.oid, out.payload_length):
+                self._bad_length(data, base, j)
+                self._covered = max(self._covered, jabs + 1)
+                return j + 1
+            lookahead = self._lookahead
+            if lookahead is None:
+                lookahead = self._lookahead = _Lookahead(jabs + 1)
+            if lookahead.found(readings, jabs):
+                return self._truncated(data, base, j)
+            # wait until one of the readings of this frame or of one after it can be decided
+            unescaped = readings.unescaped
+            points = [lookahead.wake(readings), out.need_wire]
+            if out.need_unescaped >= 0:
+                points.append(unescaped.done + out.need_unescaped - unescaped.end)
+            self._wait_until = max(min([p for p in points if p > 0], default=0), base + n + 1)
+            self._wake_on_start = not lookahead.full
+            self._pending = (jabs, out)
+            return -1
+        if isinstance(out, NotACommand):
+            run_start, run_end = self._run
+            if run_start != jabs:
+                run_end = jabs + 1
+            m = _START_RUN.match(data, run_end - base)
+            assert m is not None  # (\+* matches anywhere)
+            stop = m.end()
+            if stop == n and not eof and stop - j < _MAX_HELD_RUN:
+                # the run of start tokens may go on in the next read: wait, so that chunking does not split it
+                self._run = (jabs, base + stop)
+                self._wait_until = base + n + 1
+                return -1
+            # The run is one piece of garbage; its last '+' may still begin a frame.
+            stop = stop - 1 if stop > j + 1 else j + 1
+            self._invalid_command(data, base, j, stop)
+            self._covered = max(self._covered, base + stop)
+            return stop
+        if isinstance(out, ExtensionStart):
+            if not out.complete and not eof:
+                self._wait_until = jabs + EXTENSION_LENGTH
+                return -1
+            stats.extensions += 1
+            self._queue.append(Extension(bytes(data[j : out.end - base]), jabs))
+            return out.end - base
+        self._bad_length(data, base, j)  # BadLength
+        self._covered = max(self._covered, jabs + 1)
+        return j + 1
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _noise(self, start: int, stop: int) -> None:
-        """Count (and report, if wanted) buf[start:stop] as noise, less what a bad frame already reported."""
-        if self._covered > start:
-            start = min(self._covered, stop)
-        if stop > start:
-            self.stats.garbage_bytes += stop - start
-            if self._report_noise:
-                self._queue.append(Garbage(GarbageReason.NOISE, self._buf[start:stop], self._start + start))
+    def _readings_at(self, jabs: int) -> Readings:
+        """The thorough way's readings of the stream, for the frame start at the stream offset ``jabs``."""
+        readings = self._readings
+        if readings is None or jabs >= readings.unescaped.done or jabs - readings.unescaped.origin > MAX_SPAN:
+            # (a start token leaves the unescaping in its normal state: a new reading can begin there)
+            readings = self._readings = Readings(self._buffer, jabs, self._raw_crc)
+            readings.eof = self._eof
+            self._lookahead = None
+        elif jabs >= readings.release_at:
+            readings.release(jabs)
+        return readings
 
-    def _bad(self, j: int, reason: GarbageReason, stop: int = 0) -> None:
-        """Report buf[j:stop] (the start token at j, by default) as garbage and resume after it."""
-        stop = max(stop, j + 1)
-        self._pos = stop
-        self.stats.garbage_bytes += stop - j
-        self._covered = max(self._covered, stop)
-        self._queue.append(Garbage(reason, self._buf[j:stop], self._start + j))
+    def _wait_for(self, raw: bytes, j: int, spec: CommandSpec, length: int, end: int) -> int:
+        """The shortcut for a frame at ``raw[j]`` whose escaped reading is incomplete (and whose literal
+        reading is incomplete too, or no frame): the offset at which it can be decided, or 0 when it
+        is to be looked at the thorough way now (a start token after it, or a length implausible for
+        its object ID). ``end``: where the escaped reading can end at the earliest.
 
-    def _payload_limit(self, oid: int, command: int) -> int | None:
-        if self._registry is None:
-            return None
-        if self._limits is None:
-            if self._registry is FrameDecoder._DEFAULT_REGISTRY:
-                from .registry import REGISTRY  # noqa: PLC0415 - loaded only when first needed
-
-                self._registry = REGISTRY
-            self._limits = _limits_of(self._registry)  # type: ignore[arg-type]
-        lim = self._limits.get(oid)
-        if lim is None:
-            return None
-        if Command.is_response(command):
-            return lim[1]
-        if Command.is_write(command):
-            return lim[0]
-        return 0 if Command.is_read(command) else None
-
-    def _incomplete(self, j: int, end: int, r: _Parsed) -> bool:
-        """Decide about the incomplete frame at j: wait for more input (False), or give it up (True)."""
-        min_end: int = r[1]  # type: ignore[assignment]
-        oid: int = r[2]  # type: ignore[assignment]
-        payload_len: int = r[3]  # type: ignore[assignment]
-        command: int = r[4]  # type: ignore[assignment]
-        buf = self._buf
-        give_up = self._eof
-        reason = GarbageReason.TRUNCATED
-        if not give_up and payload_len > self._max_payload:
-            give_up, reason = True, GarbageReason.BAD_LENGTH
-        if not give_up and oid >= 0:
-            limit = self._payload_limit(oid, command)
-            if limit is not None and payload_len > limit:
-                give_up, reason = True, GarbageReason.BAD_LENGTH
-        if not give_up:
-            # A complete good frame starting inside the pending one means the pending one was cut off.
-            if self._pending != j:
-                self._pending = j
-                self._pending_checked = j + 1
-            k = buf.find(b"+", self._pending_checked, end)
-            while k != -1:
-                if buf[k - 1] != ESCAPE_TOKEN:
-                    inner = _parse_at(buf, k, end)
-                    if inner[0] == _NEED:
-                        # look again from here when that one could be complete
-                        min_end = min(min_end, inner[1])  # type: ignore[call-overload]
-                        break
-                    if inner[0] == _FRAME:
-                        give_up = True
-                        break
-                self._pending_checked = k + 1
-                k = buf.find(b"+", k + 1, end)
+        The thorough way would wait too, until the same point or later: waking earlier only costs a look.
+        """
+        n = len(raw)
+        if _has_bare_start(raw, j + 1):
+            return 0
+        header_end = j + 1 + spec.header_size
+        if header_end <= n and raw.find(b"-", j + 2, header_end) == -1:
+            oid = _unpack_u32(raw, header_end - 4)[0]
+        else:
+            header, missing = _unescape(raw, j + 1, n, spec.header_size)
+            if header is None:
+                oid = -1
+                end = min(end, n + missing - 1)  # look again when the object ID may be there
             else:
-                self._pending_checked = end
-        if not give_up:
-            self._pos = j
-            self._wait_until = self._start + min_end
-            return False
-        self._pending = -1
-        if reason is GarbageReason.BAD_LENGTH:
-            self.stats.bad_lengths += 1
-            self._bad(j, reason)
-            return True
-        # Truncated: report the bytes up to the next start token as one piece, then go on from there.
-        nxt = buf.find(b"+", j + 1, end)
-        stop = end if nxt == -1 else nxt
+                oid = _unpack_u32(header, spec.header_size - 4)[0]
+        if self._implausible(spec.command, oid, length - spec.min_length):
+            return 0
+        return max(end, n + 1)
+
+    def _escaped_length(self, raw: bytes, base: int, j: int, spec: CommandSpec) -> int:
+        """The shortcut for a frame at ``raw[j]`` with an escape in its length field: as ``_shortcut``."""
+        n = len(raw)
+        ls = spec.length_size
+        header, _ = _unescape(raw, j + 1, n, 1 + ls)
+        if header is None:
+            return 0
+        # (never below the minimum length: an escaped byte is 0x2B or 0x2D)
+        length = header[1] if ls == 1 else (header[1] << 8) | header[2]
+        count = 1 + ls + length + 2
+        # (no Python loop over a frame that cannot be there; its wire takes 2 * count at most)
+        stop = _lacks(raw, j + 1, j + 1 + count, n)
+        body, stop = _unescape(raw, j + 1, n, count) if not stop else (None, stop)  # stop: wire end, or missing
+        if body is not None:
+            if not crc_ok(body):
+                return 0  # the literal reading may be good: the thorough way
+            at = spec.header_size
+            oid = _unpack_u32(body, at - 4)[0]
+            address = _unpack_u32(body, at - 8)[0] if spec.plant else 0
+            self.stats.frames += 1
+            self._queue.append(_tuple_new(Frame, (spec.command, oid, address, body[at:-2], base + j, stop - j)))
+            return stop
+        # Incomplete. The literal reading (its own length field) may be a frame, or end earlier.
+        literal = (raw[j + 2] if ls == 1 else (raw[j + 2] << 8) | raw[j + 3]) + 2 + ls + 2 + j
+        if literal <= n or self._eof:
+            return 0
+        wake = self._wait_for(raw, j, spec, length, min(literal, n + stop - 1))
+        return -(base + wake) if wake else 0
+
+    def _noise(self, data: bytes | bytearray, base: int, start: int, stop: int) -> int:
+        """Count (and report, if wanted) ``data[start:stop]`` as noise; returns the number of events."""
+        if stop <= start:
+            return 0
+        self.stats.garbage_bytes += stop - start
+        if not self._report_noise:
+            return 0
+        self._queue.append(Garbage(GarbageReason.NOISE, bytes(data[start:stop]), base + start))
+        return 1
+
+    def _bad_length(self, data: bytes | bytearray, base: int, j: int) -> None:
+        self.stats.bad_lengths += 1
+        self.stats.garbage_bytes += 1
+        self._queue.append(Garbage(GarbageReason.BAD_LENGTH, b"+", base + j))
+
+    def _invalid_command(self, data: bytes | bytearray, base: int, j: int, stop: int) -> None:
+        self.stats.invalid_commands += stop - j
+        self.stats.garbage_bytes += stop - j
+        self._queue.append(Garbage(GarbageReason.INVALID_COMMAND, bytes(data[j:stop]), base + j))
+
+    def _truncated(self, data: bytes | bytearray, base: int, j: int) -> int:
+        """Report the bytes from ``j`` up to the next start token as a cut-off frame; returns where they end."""
+        nxt = data.find(b"+", j + 1)
+        stop = len(data) if nxt == -1 else nxt
         self.stats.truncated += 1
         self.stats.garbage_bytes += stop - j
-        self._pos = stop
-        self._covered = max(self._covered, stop)
-        self._queue.append(Garbage(GarbageReason.TRUNCATED, buf[j:stop], self._start + j))
-        return True
+        self._queue.append(Garbage(GarbageReason.TRUNCATED, bytes(data[j:stop]), base + j))
+        self._covered = max(self._covered, base + stop)
+        return stop
+
+    def _implausible(self, command: int, oid: int, payload_length: int) -> bool:
+        """Whether an incomplete frame announces more payload than is worth waiting for."""
+        if payload_length > self._max_payload:
+            return True
+        if oid < 0:
+            return False
+        limits = self._limits
+        if limits is None:
+            registry = self._registry
+            if registry is None:
+                if not self._default_registry:
+                    return False  # the check is off
+                from .registry import REGISTRY  # noqa: PLC0415 - loaded only when first needed
+
+                registry = self._registry = REGISTRY
+            limits = self._limits = _limits_of(registry)
+        lim = limits.get(oid)
+        if lim is None:
+            return False
+        limit = lim[_LIMIT_OF[command]]
+        return limit is not None and payload_length > limit
+
+
+def _thorough_decoder(**kwargs: object) -> FrameDecoder:
+    """A decoder that reads every frame start the thorough way: for tests that compare both ways."""
+    dec = FrameDecoder(**kwargs)  # type: ignore[arg-type]  # the keyword arguments of FrameDecoder
+    dec._shortcuts = False
+    return dec
+
+
+def _lacks(data: bytes, pos: int, end: int, n: int) -> int:
+    """How many bytes ``data[pos:n]`` lacks at least for ``end - pos`` unescaped ones (0: it may hold them).
+
+    For the shortcuts, before they unescape a frame with a Python loop per escape: a frame with
+    many escapes that is not all there (a flood of them, arriving in small reads) is not unescaped
+    at every read. Counted in C over the frame's bytes: the escapes in ``data[pos:end]`` are at least
+    its pairs ``--``, and exactly its ``-+`` when there is none; each pushes its end one byte further.
+    """
+    count = end - pos
+    if n - pos >= 2 * count:  # the wire holds count bytes in 2 * count at most
+        return 0
+    dashes = data.count(b"-", pos, end)
+    if dashes < 32:  # few escapes: the loop is cheaper than counting
+        return 0
+    escapes = data.count(b"--", pos, end) or data.count(b"-+", pos, end)
+    return end + escapes - n if end + escapes > n else 0
+
+
+def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
+    """Whether ``data[pos:]`` holds a start token that is not escaped (``data[pos - 1]`` is no ``-``).
+
+    In C: with the pairs ``--`` taken out (``replace`` pairs a run of '-' from its start, as
+    unescaping does), a '+' is escaped exactly when a '-' is left before it.
+    """
+    k = data.find(b"+", pos)
+    for _ in range(4):  # the usual answers, without copying the tail: none, or one of the first few
+        if k == -1:
+            return False
+        if _is_bare(data, k, pos):
+            return True
+        k = data.find(b"+", k + 1)
+    tail = data[pos:]
+    if b"--" in tail:
+        tail = tail.replace(b"--", b"")
+    return tail.count(b"+") != tail.count(b"-+")
+
+
+def _is_bare(data: bytes | bytearray, k: int, first: int) -> bool:
+    """Whether the '+' at ``data[k]`` is not escaped: an even run of '-' before it (none before ``first``)."""
+    r = k - 1
+    while r >= first and data[r] == ESCAPE_TOKEN:
+        r -= 1
+    return not (k - 1 - r) & 1
 
 
 def decode_frames(data: bytes | bytearray, **kwargs: object) -> list[Event]:
     """Decode a complete byte string (for example a capture of one direction) into its events."""
-    dec = FrameDecoder(**kwargs)  # type: ignore[arg-type]
+    dec = FrameDecoder(**kwargs)  # type: ignore[arg-type]  # the keyword arguments of FrameDecoder
     dec.feed(data)
     dec.feed(b"")
     return list(dec.events())
+
+
+def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[bytes | None, int]:
+    """Read ``count`` unescaped bytes from ``buf[pos:end]`` (the shortcut for one frame with escapes).
+
+    Returns ``(bytes, wire end)``, or ``(None, missing)`` with the number of unescaped bytes still
+    missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
+    """
+    parts: list[bytes | bytearray] = []  # the pieces between escapes
+    have = 0
+    search = pos
+    find = buf.find
+    while True:
+        k = find(b"-", search, end)
+        if k == -1 or k - pos >= count - have:
+            stop = pos + count - have
+            if stop > end:
+                return None, stop - end
+            parts.append(buf[pos:stop])
+            return b"".join(parts), stop
+        if k + 1 >= end:
+            return None, count - have - (k - pos)
+        if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
+            # drop the '-' and go on from the escaped byte, which is copied as it is
+            parts.append(buf[pos:k])
+            if len(parts) > 256:  # not an object per escape of a long frame
+                parts[:] = [b"".join(parts)]
+            have += k - pos
+            pos = k + 1
+            search = k + 2
+        else:  # a lone '-' is a literal byte
+            search = k + 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1104,7 +1460,7 @@ class ReceiveFrame:
 
     __slots__ = (
         "_address",
-        "_buf",
+        "_buffer",
         "_command",
         "_complete",
         "_consumed_bytes",
@@ -1113,12 +1469,14 @@ class ReceiveFrame:
         "_frame_length",
         "_frame_type",
         "_id",
+        "_readings",
         "ignore_crc_mismatch",
     )
 
     def __init__(self, ignore_crc_mismatch: bool = False) -> None:
         self.ignore_crc_mismatch = ignore_crc_mismatch
-        self._buf = bytearray()  # bytes from the start token on
+        self._buffer = StreamBuffer()  # bytes from the start token on (stream offset 0)
+        self._readings = Readings(self._buffer, 0)
         self._complete = False
         self._crc_ok = False
         self._consumed_bytes = 0
@@ -1192,61 +1550,60 @@ class ReceiveFrame:
         )
         size = len(view)
         start = 0
-        if not self._buf:
+        buffer = self._buffer
+        if not buffer.end:
             start = _find_start(view)
             if start == -1:
                 self._consumed_bytes += size
                 return size
-        before = len(self._buf) - start  # buffer index where data[0] lands
+        before = buffer.end - start  # stream offset where data[0] lands
+        readings = self._readings
         take = 64
         while True:
             stop = min(size, start + take)
-            buf = self._buf + view[start:stop]
-            r = _parse_at(buf, 0, len(buf))
-            if r[0] != _NEED or stop == size:
+            buffer.append(bytes(view[start:stop]))
+            buffer.join(0)
+            out = readings.analyze(0)
+            if not isinstance(out, Open) or stop == size:
                 break
-            take = max(2 * take, r[1] - len(self._buf))  # type: ignore[operator]
-        self._buf = buf
-        kind = r[0]
+            unescaped = readings.unescaped
+            need = max(out.need_wire, unescaped.done + out.need_unescaped - unescaped.end)
+            # as far as the frame can end, not further: the rest of ``data`` is not ours
+            take = need - buffer.end if need > buffer.end else 2 * take
+            start = stop
 
         def used(end: int) -> int:
             n = end - before
             self._consumed_bytes += n
             return n
 
-        if kind == _NEED:
-            info = _COMMANDS[buf[1]] if len(buf) > 1 else None
-            if info is not None:
-                self._command = info[0]
-                self._frame_type = FrameType.PLANT if info[3] else FrameType.STANDARD
-                head, _ = _unescape(buf, 1, len(buf), 1 + info[1])
-                if head is not None:
-                    length = head[1] if info[1] == 1 else (head[1] << 8) | head[2]
-                    self._frame_length = 2 + info[1] + length + 2
-            return used(len(buf))
-        if kind == _BADCMD:
-            command: int = r[2]  # type: ignore[assignment]
-            raise InvalidCommand(f"invalid command byte 0x{command:02x}", command, used(r[1]))  # type: ignore[arg-type]
-        if kind == _EXT:
+        if isinstance(out, Open):
+            spec = COMMANDS[out.command]
+            if spec is not None:
+                self._command = spec.command
+                self._frame_type = FrameType.PLANT if spec.plant else FrameType.STANDARD
+                self._frame_length = out.frame_length
+            return used(buffer.end)
+        if isinstance(out, NotACommand):
+            raise InvalidCommand(f"invalid command byte 0x{out.byte:02x}", out.byte, used(2))
+        if isinstance(out, ExtensionStart):
             raise InvalidCommand("EXTENSION frames cannot be decoded", Command.EXTENSION, used(2))
-        if kind == _BADLEN:
-            raise FrameLengthExceeded(f"length field {r[2]} is too short for the object id", used(r[1]))  # type: ignore[arg-type]
-        # a complete frame, good or not
-        e: int = r[1]  # type: ignore[assignment]
-        self._command = r[2]  # type: ignore[assignment]
-        self._address = r[3]  # type: ignore[assignment]
-        self._id = r[4]  # type: ignore[assignment]
-        self._data = r[5]  # type: ignore[assignment]
-        plant = Command.is_plant(self._command)
+        if isinstance(out, BadLength):
+            raise FrameLengthExceeded(f"length field {out.length} is too short for the object id", used(out.end))
+        self._command = out.command
+        self._address = out.address
+        self._id = out.oid
+        self._data = out.payload
+        plant = Command.is_plant(out.command)
         self._frame_type = FrameType.PLANT if plant else FrameType.STANDARD
-        header = 1 + (2 if Command.is_long(self._command) else 1) + (8 if plant else 4)
-        self._frame_length = 1 + header + len(self._data) + 2
+        header = 1 + (2 if Command.is_long(out.command) else 1) + (8 if plant else 4)
+        self._frame_length = 1 + header + len(out.payload) + 2
         self._complete = True
-        n = used(e)
-        if kind == _FRAME:
+        n = used(out.end)
+        if isinstance(out, Good):
             self._crc_ok = True
             return n
         self._crc_ok = False
         if not self.ignore_crc_mismatch:
-            raise FrameCRCMismatch("CRC mismatch", r[6], r[7], n)  # type: ignore[arg-type]
+            raise FrameCRCMismatch("CRC mismatch", out.received, out.calculated, n)
         return n
