@@ -13,7 +13,20 @@ import pytest
 import rctclient
 
 PACKAGE = Path(rctclient.__file__).resolve().parent
-CORE = ["types", "_values", "exceptions", "frame", "utils", "registry", "faults", "describe", "_data"]
+CORE = [
+    "types",
+    "_values",
+    "exceptions",
+    "frame",
+    "_framebuffer",
+    "_framecrc",
+    "_frameparse",
+    "utils",
+    "registry",
+    "faults",
+    "describe",
+    "_data",
+]
 #: The request core: every module of the package rctclient.protocol.
 REQUEST_CORE = sorted(f"protocol.{path.stem}" for path in (PACKAGE / "protocol").glob("*.py"))
 FORBIDDEN = {"socket", "asyncio", "threading", "select", "selectors", "ssl", "subprocess"}
