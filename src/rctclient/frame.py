@@ -1406,29 +1406,27 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
     missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
     """
     parts: list[bytes | bytearray] = []  # the pieces between escapes
-    have = 0
-    search = pos
+    stop = pos + count  # where the wire bytes wanted end, as far as the escapes seen go
     find = buf.find
-    while True:
-        k = find(b"-", search, end)
-        if k == -1 or k - pos >= count - have:
-            stop = pos + count - have
-            if stop > end:
-                return None, stop - end
-            parts.append(buf[pos:stop])
-            return b"".join(parts), stop
-        if k + 1 >= end:
-            return None, count - have - (k - pos)
-        if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
+    k = find(b"-", pos, end)
+    while k != -1 and k < stop:
+        if k + 1 >= end:  # a '-' as the last byte: undecided
+            return None, stop - k
+        c = buf[k + 1]
+        if c == 0x2B or c == 0x2D:  # an escape pair (START_TOKEN, ESCAPE_TOKEN written out: per escape)
             # drop the '-' and go on from the escaped byte, which is copied as it is
             parts.append(buf[pos:k])
             if len(parts) > 256:  # not an object per escape of a long frame
                 parts[:] = [b"".join(parts)]
-            have += k - pos
             pos = k + 1
-            search = k + 2
+            stop += 1
+            k = find(b"-", k + 2, end)
         else:  # a lone '-' is a literal byte
-            search = k + 1
+            k = find(b"-", k + 1, end)
+    if stop > end:
+        return None, stop - end
+    parts.append(buf[pos:stop])
+    return b"".join(parts), stop
 
 
 # --------------------------------------------------------------------------------------------------
