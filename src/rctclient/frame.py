@@ -821,7 +821,9 @@ class FrameDecoder:
                     elif covered < j:
                         noise += j - covered  # (bytes before covered were reported as part of a bad frame)
                     pos = j
-                    continue
+                    if j == n or data[j] != 0x2B or not room:  # no start token here ('AT', the end), or
+                        continue  # a Garbage event filled the batch: look again
+                    # (else the frame start found: read it now, not after another find())
 
                 # The shortcuts: the common cases decided in place, exactly as the thorough way below
                 # would (a test compares both ways). Here: a complete frame without escapes, one with
