@@ -518,6 +518,9 @@ _STARTS_MORE: Final = frozenset([*(c for c in range(256) if COMMANDS[c] is not N
 
 _START_RUN: Final = re.compile(rb"\+*")
 
+#: How far ahead the next '-' is looked for (a find() per frame costs more than the bytes it scans).
+_DASH_AHEAD: Final = 4096
+
 
 class _Lookahead:
     """Looks for a complete good frame after an incomplete one: the proof that it was cut off.
@@ -782,9 +785,11 @@ class FrameDecoder:
         # what is not ``others`` (events whose counters are kept where they are made).
         room = _BATCH
         others = noise = invalid = crc_errors = 0
+        dash = -1  # the next '-' (or a point before which there is none), for the frames without escapes
         try:
             while room:  # (at the end of the input, find() is -1: the branch below returns)
-                j = find(b"+", pos)
+                # (frames follow one another: a look at one byte is cheaper than a find())
+                j = pos if pos < n and data[pos] == 0x2B else find(b"+", pos)
                 if j != pos:
                     if j == -1:
                         # No start token: all noise, but keep a trailing 'A' or 'AT' (a keep-alive may follow).
@@ -839,7 +844,12 @@ class FrameDecoder:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= n and length >= spec[4] and j >= covered and find(b"-", j + 2, e) == -1:
+                        if dash < j + 2:  # (looked for again only once passed: most frames have no '-')
+                            dash = find(b"-", j + 2, j + _DASH_AHEAD)
+                            if dash < 0:
+                                dash = j + _DASH_AHEAD
+                        # (no '-' in raw[j + 2 : dash])
+                        if e <= n and length >= spec[4] and j >= covered and (e <= dash or find(b"-", j + 2, e) < 0):
                             # no escapes: both readings are these bytes
                             if spec[3]:
                                 address = unpack(raw, head)[0]
@@ -1373,12 +1383,14 @@ def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
     unescaping does), a '+' is escaped exactly when a '-' is left before it.
     """
     k = data.find(b"+", pos)
-    for _ in range(4):  # the usual answers, without copying the tail: none, or one of the first few
-        if k == -1:
-            return False
-        if _is_bare(data, k, pos):
-            return True
-        k = data.find(b"+", k + 1)
+    if k == -1:
+        return False
+    if _is_bare(data, k, pos):
+        return True
+    # The usual rest (the tail of a long frame waited for): every '+' escaped by a single '-',
+    # counted without copying the tail.
+    if data.count(b"+", k) == data.count(b"-+", pos) and data.find(b"--+", pos) == -1:
+        return False
     tail = data[pos:]
     if b"--" in tail:
         tail = tail.replace(b"--", b"")
