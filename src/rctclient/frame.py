@@ -847,9 +847,15 @@ class FrameDecoder:
                         if dash < j + 2:  # (looked for again only once passed: most frames have no '-')
                             dash = find(b"-", j + 2, j + _DASH_AHEAD)
                             if dash < 0:
-                                dash = j + _DASH_AHEAD
-                        # (no '-' in raw[j + 2 : dash])
-                        if e <= n and length >= spec[4] and j >= covered and (e <= dash or find(b"-", j + 2, e) < 0):
+                                dash = j + _DASH_AHEAD  # (none before it; at it, there may be one)
+                        # no '-' in raw[j + 2 : dash]: the frame has none if it ends before, or if dash
+                        # was only as far as it looked and there is none up to its end
+                        if (
+                            e <= n
+                            and length >= spec[4]
+                            and j >= covered
+                            and (e <= dash or (raw[dash] != 0x2D and find(b"-", dash, e) < 0))
+                        ):
                             # no escapes: both readings are these bytes
                             if spec[3]:
                                 address = unpack(raw, head)[0]
@@ -1385,7 +1391,7 @@ def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
     k = data.find(b"+", pos)
     if k == -1:
         return False
-    if _is_bare(data, k, pos):
+    if k == pos or data[k - 1] != ESCAPE_TOKEN:
         return True
     # The usual rest (the tail of a long frame waited for): every '+' escaped by a single '-',
     # counted without copying the tail.
