@@ -1432,8 +1432,7 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
     while k != -1 and k < stop:
         if k + 1 >= end:  # a '-' as the last byte: undecided
             return None, stop - k
-        c = buf[k + 1]
-        if c == 0x2B or c == 0x2D:  # an escape pair (START_TOKEN, ESCAPE_TOKEN written out: per escape)
+        if buf[k + 1] in {0x2B, 0x2D}:  # an escape pair ('+', '-': constants, not names, per escape)
             # drop the '-' and go on from the escaped byte, which is copied as it is
             parts.append(buf[pos:k])
             if len(parts) > 256:  # not an object per escape of a long frame
