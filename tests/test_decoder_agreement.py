@@ -275,3 +275,17 @@ def test_large_streams_in_small_pieces(unit: str) -> None:
     events, dec = feed_both(data, sizes, {})
     assert dec.stats.bytes_in == len(data)
     assert events
+
+
+def test_frames_beyond_where_the_next_escape_was_looked_for() -> None:
+    # The shortcuts look for the next '-' a few KiB ahead at a time: frames that end beyond that
+    # point, with and without a '-' past it (an escape, a lone one from a sender that does not
+    # escape), fed whole and in pieces.
+    short = make_frame(Command.RESPONSE, SOC, b"abcd")
+    plain = make_frame(Command.LONG_RESPONSE, 0x12345678, bytes(6000))
+    escaped = make_frame(Command.LONG_RESPONSE, 0x12345678, bytes(5000) + b"-" + bytes(10))
+    lone = raw_frame(Command.LONG_RESPONSE, 0x12345678, bytes(5000) + b"-a" + bytes(10))
+    stream = short * 300 + plain + short * 3 + escaped + short + lone + short * 400 + escaped
+    for sizes in ([len(stream)], [1460] * 40):
+        events, _ = feed_both(stream, sizes, {"registry": None})
+        assert sum(isinstance(e, Frame) for e in events) == 708

@@ -62,8 +62,13 @@ class StreamBuffer:
         drop = keep - self.base
         kept = len(data) - drop
         chunks = self._chunks
-        if not kept and len(chunks) == 1:  # the usual: all was used, one chunk came
-            data = chunks[0]
+        if len(chunks) == 1 and (not kept or (kept <= _GROW_MIN and type(data) is bytes)):
+            # the usual: all was used, or the start of a frame is kept, and one chunk came
+            if kept:
+                data = data[drop:] + chunks[0]
+                self.copied += 2 * kept if drop else kept  # (the slice, then the sum)
+            else:
+                data = chunks[0]
         elif kept > _GROW_MIN and kept > 4 * self.queued:
             if isinstance(data, bytes):
                 data = bytearray(data[drop:])

@@ -518,6 +518,9 @@ _STARTS_MORE: Final = frozenset([*(c for c in range(256) if COMMANDS[c] is not N
 
 _START_RUN: Final = re.compile(rb"\+*")
 
+#: How far ahead the next '-' is looked for (a find() per frame costs more than the bytes it scans).
+_DASH_AHEAD: Final = 4096
+
 
 class _Lookahead:
     """Looks for a complete good frame after an incomplete one: the proof that it was cut off.
@@ -782,9 +785,11 @@ class FrameDecoder:
         # what is not ``others`` (events whose counters are kept where they are made).
         room = _BATCH
         others = noise = invalid = crc_errors = 0
+        dash = -1  # the next '-' (or a point before which there is none), for the frames without escapes
         try:
             while room:  # (at the end of the input, find() is -1: the branch below returns)
-                j = find(b"+", pos)
+                # (frames follow one another: a look at one byte is cheaper than a find())
+                j = pos if pos < n and data[pos] == 0x2B else find(b"+", pos)
                 if j != pos:
                     if j == -1:
                         # No start token: all noise, but keep a trailing 'A' or 'AT' (a keep-alive may follow).
@@ -821,7 +826,9 @@ class FrameDecoder:
                     elif covered < j:
                         noise += j - covered  # (bytes before covered were reported as part of a bad frame)
                     pos = j
-                    continue
+                    if j == n or data[j] != 0x2B or not room:  # no start token here ('AT', the end), or
+                        continue  # a Garbage event filled the batch: look again
+                    # (else the frame start found: read it now, not after another find())
 
                 # The shortcuts: the common cases decided in place, exactly as the thorough way below
                 # would (a test compares both ways). Here: a complete frame without escapes, one with
@@ -837,7 +844,18 @@ class FrameDecoder:
                             length = (raw[j + 2] << 8) | raw[j + 3]
                             head = j + 4
                         e = head + length + 2
-                        if e <= n and length >= spec[4] and j >= covered and find(b"-", j + 2, e) == -1:
+                        if dash < j + 2:  # (looked for again only once passed: most frames have no '-')
+                            dash = find(b"-", j + 2, j + _DASH_AHEAD)
+                            if dash < 0:
+                                dash = j + _DASH_AHEAD  # (none before it; at it, there may be one)
+                        # no '-' in raw[j + 2 : dash]: the frame has none if it ends before, or if dash
+                        # was only as far as it looked and there is none up to its end
+                        if (
+                            e <= n
+                            and length >= spec[4]
+                            and j >= covered
+                            and (e <= dash or (raw[dash] != 0x2D and find(b"-", dash, e) < 0))
+                        ):
                             # no escapes: both readings are these bytes
                             if spec[3]:
                                 address = unpack(raw, head)[0]
@@ -1371,12 +1389,14 @@ def _has_bare_start(data: bytes | bytearray, pos: int) -> bool:
     unescaping does), a '+' is escaped exactly when a '-' is left before it.
     """
     k = data.find(b"+", pos)
-    for _ in range(4):  # the usual answers, without copying the tail: none, or one of the first few
-        if k == -1:
-            return False
-        if _is_bare(data, k, pos):
-            return True
-        k = data.find(b"+", k + 1)
+    if k == -1:
+        return False
+    if k == pos or data[k - 1] != ESCAPE_TOKEN:
+        return True
+    # The usual rest (the tail of a long frame waited for): every '+' escaped by a single '-',
+    # counted without copying the tail.
+    if data.count(b"+", k) == data.count(b"-+", pos) and data.find(b"--+", pos) == -1:
+        return False
     tail = data[pos:]
     if b"--" in tail:
         tail = tail.replace(b"--", b"")
@@ -1406,29 +1426,26 @@ def _unescape(buf: bytes | bytearray, pos: int, end: int, count: int) -> tuple[b
     missing when the input ends first (a ``-`` as the last byte is undecided, so it counts as missing).
     """
     parts: list[bytes | bytearray] = []  # the pieces between escapes
-    have = 0
-    search = pos
+    stop = pos + count  # where the wire bytes wanted end, as far as the escapes seen go
     find = buf.find
-    while True:
-        k = find(b"-", search, end)
-        if k == -1 or k - pos >= count - have:
-            stop = pos + count - have
-            if stop > end:
-                return None, stop - end
-            parts.append(buf[pos:stop])
-            return b"".join(parts), stop
-        if k + 1 >= end:
-            return None, count - have - (k - pos)
-        if buf[k + 1] in (START_TOKEN, ESCAPE_TOKEN):
+    k = find(b"-", pos, end)
+    while k != -1 and k < stop:
+        if k + 1 >= end:  # a '-' as the last byte: undecided
+            return None, stop - k
+        if buf[k + 1] in {0x2B, 0x2D}:  # an escape pair ('+', '-': constants, not names, per escape)
             # drop the '-' and go on from the escaped byte, which is copied as it is
             parts.append(buf[pos:k])
             if len(parts) > 256:  # not an object per escape of a long frame
                 parts[:] = [b"".join(parts)]
-            have += k - pos
             pos = k + 1
-            search = k + 2
+            stop += 1
+            k = find(b"-", k + 2, end)
         else:  # a lone '-' is a literal byte
-            search = k + 1
+            k = find(b"-", k + 1, end)
+    if stop > end:
+        return None, stop - end
+    parts.append(buf[pos:stop])
+    return b"".join(parts), stop
 
 
 # --------------------------------------------------------------------------------------------------
