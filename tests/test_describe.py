@@ -75,7 +75,8 @@ def test_other_events() -> None:
     crc = describe_event(CRCMismatch(Command.RESPONSE, SOC.object_id, 0, b"\x3f\x59\x0f\x86", 1, 2, 5, 13))
     assert crc.kind == "crc-mismatch" and "received 0x0001, calculated 0x0002" in crc.flags[0]
     g = describe_event(Garbage(GarbageReason.TRUNCATED, b"+\x05", 3))
-    assert (g.kind, g.flags, g.offset) == ("garbage", ("truncated",), 3)
+    assert (g.kind, g.flags, g.offset, g.text) == ("garbage", ("truncated",), 3, "2 bytes: 0x2b05")
+    assert describe_event(Garbage(GarbageReason.INVALID_COMMAND, b"+", 7)).text == "1 byte: 0x2b"  # not "1 bytes"
     assert describe_event(KeepAlive(9)).kind == "keep-alive"
     assert describe_event(Extension(b"+<\xe1", 1)).text == "0x2b3ce1"
     with pytest.raises(TypeError):

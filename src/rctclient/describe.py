@@ -158,7 +158,8 @@ def describe_event(event: Event, registry: Registry = REGISTRY) -> EventDescript
         return EventDescription(
             offset=event.offset,
             kind="garbage",
-            text=f"{len(event.data)} bytes: 0x{event.data[:32].hex()}{'...' if len(event.data) > 32 else ''}",
+            text=f"{len(event.data)} byte{'' if len(event.data) == 1 else 's'}: 0x{event.data[:32].hex()}"
+            f"{'...' if len(event.data) > 32 else ''}",
             flags=(event.reason.value,),
             raw=event.data,
         )
