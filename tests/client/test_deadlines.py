@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from _fake import DEADLINE_SLACK, AsyncDriver, FakeDevice, FakeServer, FloodServer, SyncDriver, Timed
 
+from rctclient._clientbase import FEED_PIECE
 from rctclient.client import Client
 from rctclient.exceptions import RctClientException, RctConnectionError, RctTimeout
 from rctclient.frame import make_frame
-from rctclient.protocol import Call, ClientProtocol, ReadManyResult
+from rctclient.protocol import Call, ClientProtocol, ReadManyResult, Request
 from rctclient.registry import REGISTRY
 from rctclient.simulator import Clock, SimulatorThread
 from rctclient.types import Command, DataType
@@ -188,17 +189,35 @@ def test_read_many_ends_by_its_deadline_though_the_device_is_slow(driver_cls: Dr
 # -- a crafted flood --------------------------------------------------------------------------------
 
 
-def test_a_crafted_flood_does_not_hold_a_call_past_its_deadline(driver_cls: DriverCls) -> None:
+def test_a_crafted_flood_does_not_hold_a_call_past_its_deadline(
+    driver_cls: DriverCls, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Before: LONG_RESPONSE headers promising 0xFFFF bytes followed by escaped '+', decoded 64 KiB at a
-    # time, held Client.read(timeout=3) for 15-27 s. Now the bytes go to the decoder in bounded pieces
-    # with a look at the clock in between.
+    # time, held Client.read(timeout=3) for 15-27 s. Now the bytes go to the decoder in pieces of
+    # FEED_PIECE with a look at the clock in between. Counted, not timed (a loaded machine makes every
+    # piece slower, not more numerous): while the call is open past its deadline, at most a few pieces
+    # are decoded for it (the asyncio client needs a few turns of its loop to finish a call).
+    requests: list[Request] = []
+    late_bytes = 0
+    submit, receive_data = ClientProtocol.submit, ClientProtocol.receive_data
+
+    def submitting(self: ClientProtocol, call: Call, now: float) -> Request:
+        req = submit(self, call, now)
+        requests.append(req)
+        return req
+
+    def receiving(self: ClientProtocol, data: bytes, now: float) -> None:
+        nonlocal late_bytes
+        if any(not req.done and now > req.deadline for req in requests):
+            late_bytes += len(data)
+        receive_data(self, data, now)
+
+    monkeypatch.setattr(ClientProtocol, "submit", submitting)
+    monkeypatch.setattr(ClientProtocol, "receive_data", receiving)
     with FloodServer() as server, make(driver_cls, server.port, timeout=0.5, retries=1) as d:
-        with Timed(0.5) as timed, pytest.raises(RctTimeout):
+        with pytest.raises(RctTimeout):
             d.call("read", "battery.soc")
-        # Past the deadline come at most a few pieces of decoding (the asyncio client needs a few turns
-        # of its loop to finish a call, each with a piece); the decoder's cost per byte of this input
-        # is bounded (tests/test_decoder_worstcase.py), so the slack is for a loaded machine only.
-        assert timed.took <= 0.5 + 4 * DEADLINE_SLACK, f"the call took {timed.took:.2f} s"
+        assert late_bytes <= 4 * FEED_PIECE, f"{late_bytes} bytes decoded for the call past its deadline"
         assert d.client.stats.bytes_received > 0 and d.client.stats.answered == 0
 
 
