@@ -30,23 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _proc import cpu_seconds, free_port, start_listening, stop
+
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
-TICKS = os.sysconf("SC_CLK_TCK")
 FLOOD_UNIT = b"\x2b\x06\xff\xff" + b"-+" * 60
 DEVICE, CLIENT = ("10.0.0.2", 8899), ("10.0.0.9", 50000)
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- a capture, written by hand: Ethernet, IPv4, TCP ----------------------------------------------
@@ -125,17 +114,8 @@ def simulator_under_flood(src: Path, seconds: float, rate: float) -> tuple[float
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = [sys.executable, "-m", "rctclient", "simulator", "--port", str(port), "--no-portal"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = start_listening(cmd, port, env)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the simulator did not start") from None
-                time.sleep(0.05)
         read = make_frame(Command.READ, 0x959930BF)  # battery.soc
         answered = 0
         with (
@@ -166,12 +146,7 @@ def simulator_under_flood(src: Path, seconds: float, rate: float) -> tuple[float
             share = (cpu_seconds(proc.pid) - start_cpu) / (time.monotonic() - start)
         return share, answered
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ Prints a Markdown table. It asserts nothing: benchmarks are not tests.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,15 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests/ is not a package: its folders are top-level for pytest and mypy
 
+from _proc import cpu_seconds  # noqa: E402 - bench/_proc.py
+
 from monitor import servers  # noqa: E402 - tests/monitor/servers.py: the integration tests' server fixtures
 
-TICK = os.sysconf("SC_CLK_TCK")
 PLANT = 20
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def memory_kb(pid: int) -> tuple[int, int]:

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from _proc import cpu_seconds, free_port, start_listening, stop  # noqa: E402 - bench/_proc.py
 
 from rctclient.frame import Frame, FrameDecoder, make_frame  # noqa: E402
 from rctclient.proxy import (  # noqa: E402
@@ -52,7 +53,6 @@ from rctclient.proxy import (  # noqa: E402
 from rctclient.registry import REGISTRY  # noqa: E402
 from rctclient.types import Command, DataType  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 OIDS = [
     info.object_id
     for info in REGISTRY.all()
@@ -61,18 +61,6 @@ OIDS = [
 
 
 # -- processes ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -85,23 +73,7 @@ def rss_mb(pid: int) -> float:
 
 def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rctclient", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"did not start: {' '.join(args)}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    proc.wait(15)
+    return start_listening([sys.executable, "-m", "rctclient", *args], port, env)
 
 
 # -- clients -----------------------------------------------------------------------------------------

@@ -38,20 +38,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _proc import cpu_seconds, free_port, start_listening, stop  # noqa: E402 - bench/_proc.py
+
 from rctclient.frame import Frame, FrameDecoder, make_frame  # noqa: E402
 from rctclient.types import Command  # noqa: E402
 
 # One OID per client: on a shared bus every client hears every answer and must count only its own.
 OIDS = (0x959930BF, 0x400F015B, 0x91617C58, 0x1AC87AA0)  # battery.soc, g_sync.p_acc_lp, grid, load
-TICKS = os.sysconf("SC_CLK_TCK")
 
 Target = tuple[str, list[str], dict[str, str]]
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
 def rss_mb(pid: int) -> float:
@@ -62,34 +57,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(target: Target, port: int) -> subprocess.Popen[bytes]:
     _, template, env = target
-    cmd = [part.replace("{port}", str(port)) for part in template]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"simulator did not start: {' '.join(cmd)}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    return start_listening([part.replace("{port}", str(port)) for part in template], port, {**os.environ, **env})
 
 
 def lockstep(port: int, oid: int, stop_at: float, pause: float = 0.0) -> tuple[int, float]:
